@@ -1,0 +1,7 @@
+"""Entry point for ``python -m nanoadmin``."""
+
+import sys
+
+from nanoadmin.cli import main
+
+sys.exit(main())

@@ -1,0 +1,80 @@
+"""HOCON (nanomq.conf) through pyhocon, flattened to plain dicts, lists and scalars."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from datetime import timedelta
+from pathlib import Path
+
+from pyhocon import ConfigFactory, ConfigTree
+from pyhocon.exceptions import ConfigException
+from pyparsing import ParseBaseException
+
+from nanoadmin.config.errors import ConfigError
+
+logger = logging.getLogger("nanoadmin.config")
+
+
+class _IncludeWarnings(logging.Handler):
+    """Collects pyhocon's "Cannot include file" warnings so they can be re-worded."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def plain(value: object) -> object:
+    """pyhocon values as plain Python: trees to dicts, durations to seconds."""
+    if isinstance(value, ConfigTree):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+        return int(seconds) if seconds.is_integer() else seconds
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    # pyhocon has a NoneValue sentinel for `key = null`.
+    return None
+
+
+def parse_hocon(text: str, *, basedir: Path, source: str) -> dict[str, object]:
+    """Parse HOCON text; includes resolve against ``basedir``."""
+    pyhocon_logger = logging.getLogger("pyhocon.config_parser")
+    collector = _IncludeWarnings()
+    pyhocon_logger.addHandler(collector)
+    previous_propagate = pyhocon_logger.propagate
+    pyhocon_logger.propagate = False
+    try:
+        with warnings.catch_warnings():
+            # pyhocon still calls the deprecated Logger.warn for a missing include.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            tree = ConfigFactory.parse_string(text, basedir=str(basedir), resolve=True)
+    except ParseBaseException as exc:
+        raise ConfigError(f"{source}:{exc.lineno}: syntax error: {exc.msg}") from None
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{source}: required include not found: {exc.filename}") from None
+    except ConfigException as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    except (OSError, RecursionError, ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise ConfigError(f"{source}: cannot parse HOCON: {exc}") from None
+    finally:
+        pyhocon_logger.removeHandler(collector)
+        pyhocon_logger.propagate = previous_propagate
+    for message in collector.messages:
+        if "Cannot include file" in message:
+            missing = message.removeprefix("Cannot include file ").split(". File does")[0]
+            logger.warning("%s: include %s not found; skipped", source, missing)
+    if not isinstance(tree, ConfigTree):
+        raise ConfigError(f"{source}: expected an object at the top level")
+    result = plain(tree)
+    assert isinstance(result, dict)
+    return result
+
+
+def load_hocon(path: Path, text: str) -> dict[str, object]:
+    return parse_hocon(text, basedir=path.parent, source=str(path))

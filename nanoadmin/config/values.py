@@ -1,0 +1,102 @@
+"""Every config value is normalised here: durations, byte sizes, booleans, numbers, lists."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.IGNORECASE)
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_BYTESIZE = re.compile(r"^\s*(\d+)\s*(b|k|kb|m|mb|g|gb)?\s*$", re.IGNORECASE)
+_BYTESIZE_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+_TRUE = frozenset({"true", "yes", "on"})
+_FALSE = frozenset({"false", "no", "off"})
+
+
+class ValueProblem(Exception):
+    """A value that does not have the expected form; settings turn it into a ConfigError."""
+
+    def __init__(self, key: str, value: object, expected: str) -> None:
+        super().__init__(f"{key} has value {value!r}. Expected {expected}.")
+        self.key = key
+
+
+def lookup(tree: Mapping[str, object], dotted: str) -> object | None:
+    """The value at ``a.b.c`` in a nested tree, or None."""
+    node: object = tree
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def boolean(key: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueProblem(key, value, "true or false")
+
+
+def integer(key: str, value: object, *, minimum: int = 0, maximum: int | None = None) -> int:
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        number = int(value)
+    if number is None or number < minimum or (maximum is not None and number > maximum):
+        upper = f"..{maximum}" if maximum is not None else " or more"
+        raise ValueProblem(key, value, f"an integer {minimum}{upper}")
+    return number
+
+
+def number(key: str, value: object) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise ValueProblem(key, value, "a number")
+
+
+def string(key: str, value: object) -> str:
+    if isinstance(value, str):
+        return value
+    raise ValueProblem(key, value, "a quoted string")
+
+
+def string_list(key: str, value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    raise ValueProblem(key, value, "a string or a list of strings")
+
+
+def duration_seconds(key: str, value: object) -> float:
+    """``10s``, ``1m``, ``2h``, ``1d``, ``500ms`` or a bare number of seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            unit = (match.group(2) or "s").lower()
+            return float(match.group(1)) * _DURATION_UNITS[unit]
+    raise ValueProblem(key, value, "a duration such as 10s, 15m, 1h or 7d")
+
+
+def byte_size(key: str, value: object) -> int:
+    """``256MB``, ``64KB``, ``1G`` (1024-based, as NanoMQ) or a bare number of bytes."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str):
+        match = _BYTESIZE.match(value)
+        if match:
+            unit = (match.group(2) or "b")[0].lower()
+            return int(match.group(1)) * _BYTESIZE_UNITS[unit]
+    raise ValueProblem(key, value, "a size such as 1048576, 64KB or 10MB")

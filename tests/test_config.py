@@ -1,0 +1,217 @@
+"""Config loading: NanoMQ's own files, the three formats, includes, environment and failures."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from nanoadmin.config import ConfigError, load_tree
+from nanoadmin.config.values import lookup
+from nanoadmin.settings import load_settings
+from tests.conftest import NANOMQ_ETC
+
+
+def test_nanomq_conf_fixture_loads_http_server() -> None:
+    settings = load_settings(str(NANOMQ_ETC / "nanomq.conf"), environ={})
+    http = settings.http_server
+    assert settings.format == "hocon"
+    assert (http.port, http.limit_conn, http.username, http.password, http.auth_type) == (
+        8081,
+        2,
+        "admin",
+        "public",
+        "basic",
+    )
+    assert http.enable is True
+    assert http.ip_addr is None and http.bind_host == "0.0.0.0"
+    assert http.jwt.public_keyfiles == (Path("/etc/certs/jwt/jwtRS256.key.pub"),)
+    # pyhocon gives durations; the tree keeps them as seconds, sizes as written.
+    assert lookup(settings.tree, "mqtt.retry_interval") == 10
+    assert lookup(settings.tree, "mqtt.max_packet_size") == "256MB"
+    assert lookup(settings.tree, "log.to") == ["file", "console"]
+
+
+def test_nanomq_old_conf_fixture_loads_as_kv() -> None:
+    settings = load_settings(str(NANOMQ_ETC / "nanomq_old.conf"), environ={})
+    http = settings.http_server
+    assert settings.format == "kv"
+    assert http.enable is False  # the shipped file has http_server.enable=false
+    assert (http.port, http.limit_conn, http.username, http.password, http.auth_type) == (
+        8081,
+        32,
+        "admin",
+        "public",
+        "basic",
+    )
+    assert http.jwt.public_keyfiles == (Path("/etc/certs/jwt/jwtRS256.key.pub"),)
+    assert lookup(settings.tree, "listeners.tcp.bind") == "0.0.0.0:1883"
+    assert lookup(settings.tree, "bridges.mqtt.emqx.server") == "mqtt-tcp://broker.emqx.io:1883"
+    forwards = lookup(settings.tree, "bridges.mqtt.emqx.forwards")
+    assert forwards == [{"remote_topic": "fwd/topic1", "local_topic": "topic1", "retain": "2"}]
+
+
+def test_old_conf_flag_forces_kv(tmp_path: Path) -> None:
+    conf = tmp_path / "odd.conf"
+    conf.write_text("http_server.port=9001\nhttp_server.auth_type=no_auth\n")
+    settings = load_settings(old_conf=str(conf), environ={})
+    assert settings.format == "kv" and settings.http_server.port == 9001
+    assert settings.http_server.auth_type == "no_auth"
+
+
+def test_kv_values_lose_surrounding_quotes(tmp_path: Path) -> None:
+    conf = tmp_path / "q.conf"
+    conf.write_text('http_server.username="ops"\nhttp_server.jwt.public.keyfile="/x/k.pub"\n')
+    http = load_settings(old_conf=str(conf), environ={}).http_server
+    assert http.username == "ops"
+    assert http.jwt.public_keyfiles == (Path("/x/k.pub"),)
+
+
+def test_toml_is_the_same_tree_as_hocon(tmp_path: Path) -> None:
+    hocon = tmp_path / "a.conf"
+    hocon.write_text(
+        'http_server { port = 9100\n username = "u"\n auth_type = no_auth }\nmqtt.max_packet_size = 10MB\n'
+    )
+    toml = tmp_path / "a.toml"
+    toml.write_text(
+        '[http_server]\nport = 9100\nusername = "u"\nauth_type = "no_auth"\n[mqtt]\nmax_packet_size = "10MB"\n'
+    )
+    from_hocon = load_settings(str(hocon), environ={})
+    from_toml = load_settings(str(toml), environ={})
+    assert from_toml.format == "toml"
+    assert from_hocon.http_server == from_toml.http_server
+    assert from_hocon.tree == from_toml.tree
+
+
+def test_project_example_configs_load() -> None:
+    root = Path(__file__).parent.parent / "conf"
+    for name in ("nanomq.conf", "nanomq_old.conf", "nanomq.toml", "nanomq_jwt.conf"):
+        http = load_settings(str(root / name), environ={}).http_server
+        assert http.port == 8081 and http.bind_host == "127.0.0.1", name
+
+
+def test_includes_resolve_against_the_config_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "nanomq_pwd.conf").write_bytes(
+        (NANOMQ_ETC / "nanomq_pwd.conf").read_bytes()
+    )
+    conf = tmp_path / "etc" / "nanomq.conf"
+    conf.write_text(
+        'auth { password = {include "nanomq_pwd.conf"} }\nhttp_server { port = 8090 }\n'
+    )
+    monkeypatch.chdir(tmp_path)  # a CWD that is not the config's folder
+    tree = load_settings(str(conf), environ={}).tree
+    assert lookup(tree, "auth.password") == {"admin": "public", "client": "public"}
+
+
+def test_missing_plain_include_is_skipped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    conf = tmp_path / "nanomq.conf"
+    conf.write_text('auth { acl = {include "absent_acl.conf"} }\nhttp_server { port = 8090 }\n')
+    with caplog.at_level(logging.WARNING, logger="nanoadmin.config"):
+        settings = load_settings(str(conf), environ={})
+    assert settings.http_server.port == 8090
+    assert any("absent_acl.conf" in record.getMessage() for record in caplog.records)
+
+
+def test_missing_required_include_is_an_error(tmp_path: Path) -> None:
+    conf = tmp_path / "nanomq.conf"
+    conf.write_text('auth { acl = {include required("absent_acl.conf")} }\n')
+    with pytest.raises(ConfigError, match="absent_acl.conf"):
+        load_settings(str(conf), environ={})
+
+
+def test_environment_sits_between_defaults_and_file(tmp_path: Path) -> None:
+    env = {
+        "NANOMQ_HTTP_SERVER_PORT": "9200",
+        "NANOMQ_HTTP_SERVER_USERNAME": "envuser",
+        "NANOMQ_HTTP_SERVER_PASSWORD": "envpass",
+        "NANOMQ_HTTP_SERVER_AUTH_TYPE": "no_auth",
+    }
+    bare = tmp_path / "bare.conf"
+    bare.write_text("http_server { limit_conn = 4 }\n")
+    http = load_settings(str(bare), environ=env).http_server
+    assert (http.port, http.username, http.password, http.auth_type) == (
+        9200,
+        "envuser",
+        "envpass",
+        "no_auth",
+    )
+
+    full = tmp_path / "full.conf"
+    full.write_text("http_server { port = 9300\n username = fileuser\n auth_type = basic }\n")
+    http = load_settings(str(full), environ=env).http_server
+    assert (http.port, http.username, http.password, http.auth_type) == (
+        9300,
+        "fileuser",
+        "envpass",
+        "basic",
+    )
+    assert load_settings(str(full), environ=env, port=9400).http_server.port == 9400
+
+
+def test_env_keyfile_and_conf_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = tmp_path / "from-env.conf"
+    conf.write_text("http_server { port = 9500 }\n")
+    settings = load_settings(
+        environ={"NANOMQ_CONF_PATH": str(conf), "NANOMQ_HTTP_SERVER_JWT_PUBLIC_KEYFILE": "k.pub"}
+    )
+    assert settings.path == conf and settings.http_server.port == 9500
+    assert settings.http_server.jwt.public_keyfiles == (Path.cwd() / "k.pub",)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="conf/nanomq.conf"):
+        load_settings(environ={})
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        (
+            "http_server {\n  port = 8081\n  auth_type = bogus\n}\n",
+            [":3:", "http_server.auth_type", "'bogus'", "basic, jwt, no_auth"],
+        ),
+        ("http_server {\n  port = 70000\n}\n", [":2:", "http_server.port", "70000", "0..65535"]),
+        ("http_server {\n  port = [1\n}\n", [":3:", "syntax error"]),
+        (
+            "http_server {\n  password = 123456\n}\n",
+            [":2:", "http_server.password", "quoted string"],
+        ),
+        ("http_server {\n  max_body = lots\n}\n", [":2:", "http_server.max_body", "10MB"]),
+    ],
+)
+def test_bad_hocon_values_name_file_line_key_and_expectation(
+    tmp_path: Path, text: str, fragments: list[str]
+) -> None:
+    conf = tmp_path / "bad.conf"
+    conf.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(str(conf), environ={})
+    message = caught.value.message
+    assert "\n" not in message and str(conf) in message
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_kv_typo_in_auth_type_refuses_to_load(tmp_path: Path) -> None:
+    conf = tmp_path / "old.conf"
+    conf.write_text("http_server.enable=true\nhttp_server.auth_type=basci\n")
+    with pytest.raises(ConfigError, match=r"old.conf:2: http_server.auth_type has value 'basci'"):
+        load_settings(old_conf=str(conf), environ={})
+
+
+def test_bad_environment_value_is_named(tmp_path: Path) -> None:
+    conf = tmp_path / "ok.conf"
+    conf.write_text("http_server { }\n")
+    with pytest.raises(ConfigError, match="NANOMQ_HTTP_SERVER_PORT has value 'http'"):
+        load_settings(str(conf), environ={"NANOMQ_HTTP_SERVER_PORT": "http"})
+
+
+def test_unknown_keys_are_kept(tmp_path: Path) -> None:
+    conf = tmp_path / "x.conf"
+    conf.write_text('http_server { port = 8081 }\nplugin { libs = [{path = "/p.so"}] }\n')
+    fmt, tree = load_tree(conf)
+    assert fmt == "hocon" and lookup(tree, "plugin.libs") == [{"path": "/p.so"}]
