@@ -1,0 +1,38 @@
+"""Auth strategies by name, resolved once from ``http_server.auth_type``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from nanoadmin.auth.base import AuthError, AuthStrategy, Identity
+from nanoadmin.auth.basic_auth import BasicAuth
+from nanoadmin.auth.jwt_auth import JwtAuth, load_public_keys
+from nanoadmin.auth.no_auth import NoAuth
+from nanoadmin.settings import AuthType, HttpServerSettings
+
+__all__ = ("AUTH_STRATEGIES", "AuthError", "AuthStrategy", "Identity", "make_strategy")
+
+
+def _basic(settings: HttpServerSettings) -> AuthStrategy:
+    return BasicAuth(settings.username, settings.password)
+
+
+def _jwt(settings: HttpServerSettings) -> AuthStrategy:
+    keys = load_public_keys(settings.jwt.public_keyfiles)
+    return JwtAuth(keys, cache_size=settings.jwt.token_cache_size)
+
+
+def _no_auth(settings: HttpServerSettings) -> AuthStrategy:
+    return NoAuth()
+
+
+AUTH_STRATEGIES: dict[AuthType, Callable[[HttpServerSettings], AuthStrategy]] = {
+    "basic": _basic,
+    "jwt": _jwt,
+    "no_auth": _no_auth,
+}
+
+
+def make_strategy(settings: HttpServerSettings) -> AuthStrategy:
+    """The strategy for ``settings.auth_type``; ConfigError when its keys cannot be loaded."""
+    return AUTH_STRATEGIES[settings.auth_type](settings)

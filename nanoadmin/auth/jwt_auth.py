@@ -1,0 +1,225 @@
+"""JWT as NanoMQ checks it: RS256, ``iss`` names the public key file, ``exp`` with 200 s grace."""
+
+from __future__ import annotations
+
+import binascii
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
+from jwt.algorithms import RSAAlgorithm
+
+from nanoadmin.auth.base import (
+    AUTHORIZATION,
+    CODE_BAD_CREDENTIALS,
+    CODE_NO_CREDENTIALS,
+    CODE_TOKEN_EXPIRED,
+    AuthError,
+    AuthStrategy,
+    Identity,
+)
+from nanoadmin.config import ConfigError
+
+CHALLENGE = 'Bearer error="invalid_token"'
+CHALLENGE_NO_TOKEN = 'Bearer realm="nanoadmin"'
+PREFIX = "Bearer"
+EXP_GRACE_SECONDS = 200
+MAX_KEY_BYTES = 64 * 1024
+
+_RS256 = RSAAlgorithm(RSAAlgorithm.SHA256)
+_LEADING_INTEGER = re.compile(r"\s*([+-]?\d+)")
+
+
+def load_public_key(path: Path) -> RSAPublicKey:
+    """An RSA key from SPKI PEM, PKCS#1 PEM or an X.509 certificate; ConfigError otherwise."""
+    where = f"http_server.jwt.public.keyfile {str(path)!r}"
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read: {exc.strerror}") from None
+    if len(data) > MAX_KEY_BYTES:
+        raise ConfigError(f"{where}: file is larger than {MAX_KEY_BYTES} bytes")
+    if b"PRIVATE KEY-----" in data:
+        raise ConfigError(f"{where}: is a private key. Expected the RSA public key (PEM)")
+    key: object
+    try:
+        if b"-----BEGIN CERTIFICATE-----" in data:
+            key = x509.load_pem_x509_certificate(data).public_key()
+        else:
+            key = load_pem_public_key(data)
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"{where}: not a PEM public key. Expected an RSA public key "
+            "(BEGIN PUBLIC KEY, BEGIN RSA PUBLIC KEY or a certificate)"
+        ) from None
+    if not isinstance(key, RSAPublicKey):
+        raise ConfigError(f"{where}: is not an RSA key. Expected an RSA public key for RS256")
+    return key
+
+
+def load_public_keys(paths: tuple[Path, ...]) -> dict[str, RSAPublicKey]:
+    """Keys by the ``iss`` that selects them: each file's name."""
+    if not paths:
+        raise ConfigError(
+            "http_server.jwt.public.keyfile is not set. Expected the RSA public key file for "
+            "auth_type = jwt"
+        )
+    keys: dict[str, RSAPublicKey] = {}
+    for path in paths:
+        if path.name in keys:
+            raise ConfigError(
+                f"http_server.jwt.public.keyfile names two files called {path.name!r}; "
+                "each key's file name is the iss that selects it, so names must differ"
+            )
+        keys[path.name] = load_public_key(path)
+    return keys
+
+
+def load_private_key(path: Path) -> RSAPrivateKey:
+    try:
+        key = load_pem_private_key(path.read_bytes(), password=None)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: private key file not found") from None
+    except (OSError, ValueError, TypeError) as exc:
+        raise ConfigError(f"{path}: not an unencrypted PEM private key ({exc})") from None
+    if not isinstance(key, RSAPrivateKey):
+        raise ConfigError(f"{path}: is not an RSA private key. Expected one for RS256")
+    return key
+
+
+def _b64url_json(segment: str) -> object:
+    raw = segment.replace("-", "+").replace("_", "/")
+    raw += "=" * (-len(raw) % 4)
+    return json.loads(binascii.a2b_base64(raw.encode("ascii"), strict_mode=True))
+
+
+def claim_seconds(value: object) -> int | None:
+    """``exp`` as NanoMQ reads it: a number, or the leading integer of a string."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value == value and abs(value) < 2**62 else None
+    if isinstance(value, str):
+        match = _LEADING_INTEGER.match(value)
+        return int(match.group(1)) if match else 0
+    return None
+
+
+def bearer_token(header: str | None) -> str:
+    """The one word after ``Bearer``; AuthError 104 when absent, or followed by more words."""
+    if header is None or not header.startswith(PREFIX):
+        raise AuthError(CODE_NO_CREDENTIALS, "missing Bearer token", CHALLENGE_NO_TOKEN)
+    words = header[len(PREFIX) :].split()
+    if len(words) != 1:
+        reason = "missing Bearer token" if not words else "unexpected text after the Bearer token"
+        raise AuthError(CODE_NO_CREDENTIALS, reason, CHALLENGE_NO_TOKEN)
+    return words[0]
+
+
+class VerifiedTokenCache:
+    """Tokens whose signature and ``iss`` verified, with their ``exp``; oldest evicted first."""
+
+    def __init__(self, max_size: int) -> None:
+        self.max_size = max_size
+        self._entries: dict[str, tuple[int, Identity]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, token: str) -> tuple[int, Identity] | None:
+        return self._entries.get(token)
+
+    def put(self, token: str, exp: int, identity: Identity) -> None:
+        if len(self._entries) >= self.max_size:
+            # Dicts keep insertion order, so the first key is the oldest entry.
+            del self._entries[next(iter(self._entries))]
+        self._entries[token] = (exp, identity)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+class JwtAuth(AuthStrategy):
+    name = "jwt"
+
+    def __init__(
+        self,
+        keys: Mapping[str, RSAPublicKey],
+        *,
+        cache_size: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._keys = dict(keys)
+        self._cache = VerifiedTokenCache(cache_size) if cache_size > 0 else None
+        self._clock = clock
+        names = sorted(self._keys)
+        self._iss_hint = (
+            f"iss must be {names[0]!r}"
+            if len(names) == 1
+            else "iss must be one of: " + ", ".join(names)
+        )
+
+    @property
+    def cache(self) -> VerifiedTokenCache | None:
+        return self._cache
+
+    def _check_exp(self, exp: int | None) -> None:
+        if exp is None or self._clock() - EXP_GRACE_SECONDS > exp:
+            raise AuthError(CODE_TOKEN_EXPIRED, "token expired or has no exp claim", CHALLENGE)
+
+    def verify(self, token: str) -> Identity:
+        """Check one token; AuthError 103 for any failure but expiry alone, which is 116."""
+        if self._cache is not None:
+            cached = self._cache.get(token)
+            if cached is not None:
+                self._check_exp(cached[0])
+                return cached[1]
+        parts = token.split(".")
+        if len(parts) != 3:
+            raise AuthError(CODE_BAD_CREDENTIALS, "token must have three parts", CHALLENGE)
+        try:
+            header = _b64url_json(parts[0])
+            payload = _b64url_json(parts[1])
+            signature = binascii.a2b_base64(
+                (parts[2].replace("-", "+").replace("_", "/") + "=" * (-len(parts[2]) % 4)).encode(
+                    "ascii"
+                ),
+                strict_mode=True,
+            )
+        except (ValueError, UnicodeError, RecursionError):
+            raise AuthError(
+                CODE_BAD_CREDENTIALS, "token is not valid base64url JSON", CHALLENGE
+            ) from None
+        if not isinstance(header, dict) or not isinstance(payload, dict):
+            raise AuthError(
+                CODE_BAD_CREDENTIALS, "token header and payload must be objects", CHALLENGE
+            )
+        if header.get("alg") != "RS256":
+            raise AuthError(CODE_BAD_CREDENTIALS, "token alg must be RS256", CHALLENGE)
+        iss = payload.get("iss")
+        key = self._keys.get(iss) if isinstance(iss, str) else None
+        if key is None:
+            raise AuthError(CODE_BAD_CREDENTIALS, f"token {self._iss_hint}", CHALLENGE)
+        signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
+        if not _RS256.verify(signing_input, key, signature):
+            raise AuthError(CODE_BAD_CREDENTIALS, "token signature does not verify", CHALLENGE)
+        exp = claim_seconds(payload.get("exp"))
+        self._check_exp(exp)
+        assert exp is not None and isinstance(iss, str)
+        identity = Identity(scheme="bearer", name=iss)
+        if self._cache is not None:
+            self._cache.put(token, exp, identity)
+        return identity
+
+    async def authenticate(self, request: web.Request) -> Identity:
+        return self.verify(bearer_token(request.headers.get(AUTHORIZATION)))

@@ -1,0 +1,16 @@
+"""``auth_type = no_auth``: every request is let in."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from nanoadmin.auth.base import AuthStrategy, Identity
+
+ANONYMOUS = Identity(scheme="none", name="")
+
+
+class NoAuth(AuthStrategy):
+    name = "no_auth"
+
+    async def authenticate(self, request: web.Request) -> Identity:
+        return ANONYMOUS
