@@ -1,0 +1,382 @@
+"""The broker's live configuration: GET /configuration renders it, POST changes it in memory."""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Mapping
+from pathlib import Path
+
+from nanoadmin.config.values import (
+    ValueProblem,
+    boolean,
+    byte_size,
+    duration_seconds,
+    integer,
+    lookup,
+    number,
+)
+from nanoadmin.model.bridges import MASK, BridgeTable, empty_tls, tls_from
+
+SECTIONS = ("basic", "tls", "auth", "auth_http", "websocket", "http_server", "sqlite", "bridge")
+HTTP_PARAMS = (
+    "username",
+    "password",
+    "clientid",
+    "access",
+    "topic",
+    "ipaddress",
+    "sockport",
+    "common",
+    "protocol",
+    "subject",
+    "mountpoint",
+)
+
+
+def _float32(value: float) -> float:
+    # NanoMQ keeps keepalive_backoff as a C float; cJSON prints the widened double.
+    return float(struct.unpack("f", struct.pack("f", value))[0])
+
+
+def _read(reader: object, key: str, value: object, default: object) -> object:
+    if value is None:
+        return default
+    try:
+        return reader(key, value)  # type: ignore[operator]
+    except ValueProblem:
+        return default
+
+
+def _pem(base: Path | None, value: object) -> str | None:
+    """NanoMQ renders TLS files by their contents; an unreadable file renders as null."""
+    if not isinstance(value, str):
+        return None
+    path = Path(value)
+    if not path.is_absolute() and base is not None:
+        path = base.parent / path
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def _address(prefix: str, block: object) -> str | None:
+    bind = lookup(block, "bind") if isinstance(block, Mapping) else None
+    return prefix + bind if isinstance(bind, str) else None
+
+
+class LiveConfig:
+    """Sections in NanoMQ's key order; every change is applied whole or not at all."""
+
+    def __init__(
+        self, tree: Mapping[str, object], *, path: Path | None, http_server: Mapping[str, object]
+    ) -> None:
+        self.basic = self._basic(tree)
+        self.tls = self._tls(tree, path)
+        self.auth = self._auth(tree)
+        self.auth_http = self._auth_http(tree)
+        self.websocket = self._websocket(tree)
+        self.http_server = dict(http_server)
+        self.sqlite = self._sqlite(tree)
+        self.bridges = BridgeTable.from_tree(tree)
+        self.enable_mqtt_stream = bool(
+            _read(boolean, "parquet.enable", lookup(tree, "parquet.enable"), False)
+        )
+
+    @staticmethod
+    def _basic(tree: Mapping[str, object]) -> dict[str, object]:
+        threads = 2 * (os.cpu_count() or 1)
+        listeners = lookup(tree, "listeners")
+        if listeners is None:
+            url: str | None = "nmq-tcp://0.0.0.0:1883"
+        else:
+            url = _address("nmq-tcp://", lookup(tree, "listeners.tcp"))
+        packet = _read(
+            byte_size, "mqtt.max_packet_size", lookup(tree, "mqtt.max_packet_size"), 10240 * 1024
+        )
+        client_packet = _read(
+            byte_size,
+            "mqtt.client_max_packet_size",
+            lookup(tree, "mqtt.client_max_packet_size"),
+            packet,
+        )
+        positive = lambda key, value: integer(key, value, minimum=1)  # noqa: E731
+        return {
+            "url": url,
+            "num_taskq_thread": _read(
+                positive, "", lookup(tree, "system.num_taskq_thread"), threads
+            ),
+            "max_taskq_thread": _read(
+                positive, "", lookup(tree, "system.max_taskq_thread"), threads
+            ),
+            "parallel": _read(positive, "", lookup(tree, "system.parallel"), threads),
+            "property_size": _read(integer, "", lookup(tree, "mqtt.property_size"), 32),
+            "daemon": _read(boolean, "", lookup(tree, "system.daemon"), False),
+            "max_packet_size": int(packet) // 1024,  # type: ignore[call-overload]
+            "client_max_packet_size": int(client_packet) // 1024,  # type: ignore[call-overload]
+            "msq_len": _read(integer, "", lookup(tree, "mqtt.max_mqueue_len"), 1024),
+            "qos_duration": int(
+                _read(duration_seconds, "", lookup(tree, "mqtt.retry_interval"), 10)
+            ),  # type: ignore[call-overload]
+            "keepalive_backoff": _float32(
+                float(_read(number, "", lookup(tree, "mqtt.keepalive_multiplier"), 1.5))  # type: ignore[arg-type]
+            ),
+            "allow_anonymous": _read(boolean, "", lookup(tree, "auth.allow_anonymous"), True),
+            "ipc_internal": _read(boolean, "", lookup(tree, "system.enable_ipc_internal"), True),
+        }
+
+    @staticmethod
+    def _tls(tree: Mapping[str, object], path: Path | None) -> dict[str, object]:
+        tls = empty_tls()
+        ssl = lookup(tree, "listeners.ssl")
+        if isinstance(ssl, Mapping):
+            has_bind = isinstance(ssl.get("bind"), str)
+            tls["enable"] = _read(boolean, "", ssl.get("enable"), has_bind)
+            tls["url"] = _address("tls+nmq-tcp://", ssl)
+            key_password = ssl.get("key_password")
+            tls["key_password"] = key_password if isinstance(key_password, str) else None
+            tls["key"] = _pem(path, ssl.get("keyfile"))
+            tls["cert"] = _pem(path, ssl.get("certfile"))
+            tls["cacert"] = _pem(path, ssl.get("cacertfile"))
+            tls["verify_peer"] = _read(boolean, "", ssl.get("verify_peer"), False)
+            tls["fail_if_no_peer_cert"] = _read(boolean, "", ssl.get("fail_if_no_peer_cert"), False)
+        return tls
+
+    @staticmethod
+    def _auth(tree: Mapping[str, object]) -> list[dict[str, object]]:
+        passwords = lookup(tree, "auth.password")
+        if not isinstance(passwords, Mapping):
+            return []
+        return [
+            {"login": str(login), "password": str(password)}
+            for login, password in passwords.items()
+        ]
+
+    @staticmethod
+    def _auth_http(tree: Mapping[str, object]) -> dict[str, object]:
+        block = lookup(tree, "auth.http_auth")
+        present = isinstance(block, Mapping)
+        block = block if isinstance(block, Mapping) else {}
+
+        def request(name: str) -> dict[str, object]:
+            req = block.get(name)
+            req = req if isinstance(req, Mapping) else {}
+            headers = req.get("headers")
+            params = req.get("params")
+            return {
+                "url": req.get("url") if isinstance(req.get("url"), str) else None,
+                "method": req.get("method") if isinstance(req.get("method"), str) else None,
+                "headers": {str(k): str(v) for k, v in headers.items()}
+                if isinstance(headers, Mapping)
+                else {},
+                "params": [str(k) for k in params] if isinstance(params, Mapping) else [],
+                "tls": tls_from(req.get("ssl")),
+            }
+
+        return {
+            "enable": _read(boolean, "", block.get("enable"), present),
+            "timeout": int(_read(duration_seconds, "", block.get("timeout"), 5)),  # type: ignore[call-overload]
+            "connect_timeout": int(_read(duration_seconds, "", block.get("connect_timeout"), 5)),  # type: ignore[call-overload]
+            "pool_size": _read(integer, "", block.get("pool_size"), 32),
+            "cache_ttl": int(_read(duration_seconds, "", block.get("cache_ttl"), 0)),  # type: ignore[call-overload]
+            "auth_req": request("auth_req"),
+            "acl_req": request("acl_req"),
+            "super_req": request("super_req"),
+        }
+
+    @staticmethod
+    def _websocket(tree: Mapping[str, object]) -> dict[str, object]:
+        listeners = lookup(tree, "listeners")
+        ws, wss = lookup(tree, "listeners.ws"), lookup(tree, "listeners.wss")
+        ws_enable = isinstance(ws, Mapping) and _read(boolean, "", ws.get("enable"), True)
+        # NanoMQ quirk: tls_enable is true whenever a listeners block exists.
+        tls_enable = _read(
+            boolean, "", lookup(tree, "listeners.wss.enable"), isinstance(listeners, Mapping)
+        )
+        return {
+            "enable": bool(ws_enable),
+            "tls_enable": tls_enable,
+            "url": _address("nmq-ws://", ws),
+            "tls_url": _address("nmq-wss://", wss),
+        }
+
+    @staticmethod
+    def _sqlite(tree: Mapping[str, object]) -> dict[str, object]:
+        block = lookup(tree, "sqlite")
+        present = isinstance(block, Mapping)
+        block = block if isinstance(block, Mapping) else {}
+        path = block.get("mounted_file_path")
+        return {
+            "enable": _read(boolean, "", block.get("enable"), present),
+            "disk_cache_size": _read(integer, "", block.get("disk_cache_size"), 102400),
+            "flush_mem_threshold": _read(integer, "", block.get("flush_mem_threshold"), 100),
+            "resend_interval": _read(integer, "", block.get("resend_interval"), 0),
+            "mounted_file_path": path if isinstance(path, str) else None,
+        }
+
+    # -- rendering -----------------------------------------------------------------------------
+
+    def section(self, name: str) -> object:
+        """One section as GET /configuration renders it, secrets masked (difference D6)."""
+        if name == "basic":
+            return dict(self.basic)
+        if name == "tls":
+            tls = dict(self.tls)
+            for secret in ("key", "key_password"):
+                if tls[secret] is not None:
+                    tls[secret] = MASK
+            return tls
+        if name == "auth":
+            return [{"login": entry["login"], "password": MASK} for entry in self.auth]
+        if name == "auth_http":
+            rendered = dict(self.auth_http)
+            for req in ("auth_req", "acl_req", "super_req"):
+                item = dict(rendered[req])  # type: ignore[call-overload]
+                tls = dict(item["tls"])
+                for secret in ("key", "key_password"):
+                    if tls[secret] is not None:
+                        tls[secret] = MASK
+                item["tls"] = tls
+                rendered[req] = item
+            return rendered
+        if name == "websocket":
+            return dict(self.websocket)
+        if name == "http_server":
+            http = dict(self.http_server)
+            http["password"] = MASK
+            return http
+        if name == "sqlite":
+            return dict(self.sqlite)
+        if name == "bridge":
+            return {"nodes": self.bridges.nodes()}
+        raise KeyError(name)
+
+    def render(self) -> dict[str, object]:
+        return {name: self.section(name) for name in SECTIONS}
+
+    def reload_view(self) -> dict[str, object]:
+        basic = self.basic
+        return {
+            "property_size": basic["property_size"],
+            "max_packet_size": basic["max_packet_size"],
+            "client_max_packet_size": basic["client_max_packet_size"],
+            "msq_len": basic["msq_len"],
+            "qos_duration": basic["qos_duration"],
+            "keepalive_backoff": basic["keepalive_backoff"],
+            "allow_anonymous": basic["allow_anonymous"],
+            "enable_mqtt_stream": self.enable_mqtt_stream,
+            "bridge_mode": len(self.bridges) > 0,
+        }
+
+    # -- changes (NanoMQ ignores keys of the wrong type; so do we) -----------------------------
+
+    def apply_reload(self, data: Mapping[str, object]) -> None:
+        numbers = (
+            "property_size",
+            "max_packet_size",
+            "client_max_packet_size",
+            "msq_len",
+            "qos_duration",
+        )
+        self._apply_numbers(self.basic, data, numbers)
+        backoff = data.get("keepalive_backoff")
+        if _is_number(backoff):
+            self.basic["keepalive_backoff"] = _float32(float(backoff))  # type: ignore[arg-type]
+        if isinstance(data.get("allow_anonymous"), bool):
+            self.basic["allow_anonymous"] = data["allow_anonymous"]
+
+    @staticmethod
+    def _apply_numbers(
+        target: dict[str, object], data: Mapping[str, object], keys: tuple[str, ...]
+    ) -> None:
+        for key in keys:
+            value = data.get(key)
+            if _is_number(value) and 0 <= value <= 2**32 - 1:  # type: ignore[operator]
+                target[key] = int(value)  # type: ignore[call-overload]
+
+    @staticmethod
+    def _apply_types(
+        target: dict[str, object], data: Mapping[str, object], kinds: Mapping[str, type]
+    ) -> None:
+        for key, kind in kinds.items():
+            value = data.get(key)
+            if isinstance(value, kind) and not (kind is not bool and isinstance(value, bool)):
+                target[key] = value
+
+    def apply_basic(self, data: Mapping[str, object]) -> None:
+        self._apply_types(
+            self.basic,
+            data,
+            {"url": str, "daemon": bool, "allow_anonymous": bool, "ipc_internal": bool},
+        )
+        self._apply_numbers(
+            self.basic,
+            data,
+            (
+                "num_taskq_thread",
+                "max_taskq_thread",
+                "parallel",
+                "property_size",
+                "msq_len",
+                "qos_duration",
+                "max_packet_size",
+                "client_max_packet_size",
+            ),
+        )
+        if _is_number(data.get("keepalive_backoff")):
+            self.basic["keepalive_backoff"] = _float32(float(data["keepalive_backoff"]))  # type: ignore[arg-type]
+
+    def apply_tls(self, data: Mapping[str, object]) -> None:
+        renamed = dict(data)
+        if "keypass" in renamed:
+            renamed["key_password"] = renamed.pop("keypass")
+        self._apply_types(
+            self.tls,
+            renamed,
+            {
+                "enable": bool,
+                "url": str,
+                "key_password": str,
+                "key": str,
+                "cert": str,
+                "cacert": str,
+                "verify_peer": bool,
+                "fail_if_no_peer_cert": bool,
+            },
+        )
+
+    def apply_auth(self, entries: list[object]) -> None:
+        self.auth = [
+            {"login": entry["username"], "password": entry["password"]}
+            for entry in entries
+            if isinstance(entry, Mapping)
+            and isinstance(entry.get("username"), str)
+            and isinstance(entry.get("password"), str)
+        ]
+
+    def apply_websocket(self, data: Mapping[str, object]) -> None:
+        self._apply_types(
+            self.websocket, data, {"enable": bool, "url": str, "tls_enable": bool, "tls_url": str}
+        )
+
+    def http_server_update(self, data: Mapping[str, object]) -> dict[str, object]:
+        """The http_server section after ``data``: the caller applies it with the new strategy."""
+        updated = dict(self.http_server)
+        self._apply_types(updated, data, {"enable": bool, "username": str, "password": str})
+        port = data.get("port")
+        if _is_number(port) and 1 <= port <= 65535:  # type: ignore[operator]
+            updated["port"] = int(port)  # type: ignore[call-overload]
+        if data.get("auth_type") in ("basic", "jwt"):
+            updated["auth_type"] = data["auth_type"]
+        return updated
+
+    def apply_sqlite(self, data: Mapping[str, object]) -> None:
+        self._apply_types(self.sqlite, data, {"enable": bool, "mounted_file_path": str})
+        self._apply_numbers(
+            self.sqlite, data, ("disk_cache_size", "flush_mem_threshold", "resend_interval")
+        )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value

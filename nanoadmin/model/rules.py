@@ -1,0 +1,164 @@
+"""The rule engine's rules, in memory: NanoMQ's CRUD with its codes, no SQL is run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+ACTIONS = ("repub", "sqlite", "mysql", "postgresql", "timescaledb")
+_REQUIRED = {
+    "repub": ("topic", "address"),
+    "sqlite": ("table",),
+    "mysql": ("table", "username", "password", "host"),
+    "postgresql": ("table", "username", "password", "host"),
+    "timescaledb": ("table", "username", "password", "host"),
+}
+_ALLOWED = {
+    "repub": (
+        "topic",
+        "address",
+        "proto_ver",
+        "keepalive",
+        "clientid",
+        "username",
+        "password",
+        "clean_start",
+    ),
+    "sqlite": ("table",),
+    "mysql": ("table", "username", "password", "host"),
+    "postgresql": ("table", "username", "password", "host"),
+    "timescaledb": ("table", "username", "password", "host"),
+}
+
+
+class RuleError(Exception):
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(slots=True)
+class Rule:
+    id: int
+    name: str
+    rawsql: str
+    enabled: bool = True
+    params: dict[str, object] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, object]:
+        return {"name": self.name, "rawsql": self.rawsql, "id": self.id, "enabled": self.enabled}
+
+
+def parse_rule_id(text: str) -> int:
+    """NanoMQ's ``sscanf("rule:%d")``: anything else is rule 0, which never exists."""
+    if not text.startswith("rule:"):
+        return 0
+    digits = text[5:]
+    sign = 1
+    if digits[:1] in "+-" and digits[:1]:
+        sign, digits = (-1 if digits[0] == "-" else 1), digits[1:]
+    count = len(digits) - len(digits.lstrip("0123456789"))
+    return sign * int(digits[:count]) if count else 0
+
+
+def _action(actions: object) -> tuple[str, dict[str, object]]:
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], Mapping):
+        raise RuleError(400, 107, "actions must be a list with one action object")
+    action = actions[0]
+    name = action.get("name")
+    if name not in ACTIONS:
+        raise RuleError(
+            400, 111, f"unsupported action {name!r}; expected one of: {', '.join(ACTIONS)}"
+        )
+    assert isinstance(name, str)
+    params = action.get("params", {})
+    if not isinstance(params, Mapping):
+        raise RuleError(400, 107, "action params must be an object")
+    missing = [key for key in _REQUIRED[name] if key not in params]
+    if missing:
+        raise RuleError(400, 107, f"{name} action needs params: {', '.join(missing)}")
+    unknown = [key for key in params if key not in _ALLOWED[name]]
+    if unknown:
+        raise RuleError(
+            400, 108, f"{name} action does not take params: {', '.join(map(str, unknown))}"
+        )
+    return name, dict(params)
+
+
+class RuleTable:
+    """Rules by id, created from the config's ``rules`` block and the /rules endpoints."""
+
+    def __init__(self) -> None:
+        self._rules: dict[int, Rule] = {}
+        self._next_id = 1
+
+    @classmethod
+    def from_tree(cls, rules: Mapping[str, object]) -> RuleTable:
+        table = cls()
+        for name, block in rules.items():
+            if name not in ACTIONS or not isinstance(block, Mapping):
+                continue
+            entries = block.get("rules")
+            for entry in entries if isinstance(entries, list) else []:
+                if isinstance(entry, Mapping) and isinstance(entry.get("sql"), str):
+                    params = {k: v for k, v in entry.items() if k not in ("sql", "enabled")}
+                    enabled = entry.get("enabled", True)
+                    table._add(name, str(entry["sql"]), enabled is not False, params)
+        return table
+
+    def _add(self, name: str, rawsql: str, enabled: bool, params: dict[str, object]) -> Rule:
+        rule = Rule(self._next_id, name, rawsql, enabled, params)
+        self._rules[rule.id] = rule
+        self._next_id += 1
+        return rule
+
+    def list(self) -> list[dict[str, object]]:
+        return [rule.as_json() for rule in self._rules.values()]
+
+    def get(self, rule_id: int) -> dict[str, object]:
+        rule = self._rules.get(rule_id)
+        if rule is None:
+            raise RuleError(400, 107, f"no rule with id {rule_id}")
+        return rule.as_json()
+
+    def create(self, body: Mapping[str, object]) -> Rule:
+        rawsql = body.get("rawsql")
+        if not isinstance(rawsql, str) or not rawsql.strip():
+            raise RuleError(400, 107, "rawsql must be a non-empty string")
+        name, params = _action(body.get("actions"))
+        if name == "sqlite" and any(
+            r.name == "sqlite" and r.params.get("table") == params["table"]
+            for r in self._rules.values()
+        ):
+            raise RuleError(400, 108, f"a sqlite rule already writes table {params['table']!r}")
+        return self._add(name, rawsql, True, params)
+
+    def update(self, rule_id: int, body: Mapping[str, object]) -> Rule:
+        rule = self._rules.get(rule_id)
+        if rule is None:
+            raise RuleError(400, 108, f"no rule with id {rule_id}")
+        rawsql, enabled, actions = body.get("rawsql"), body.get("enabled"), body.get("actions")
+        if rawsql is not None and (not isinstance(rawsql, str) or not rawsql.strip()):
+            raise RuleError(400, 108, "rawsql must be a non-empty string")
+        if enabled is not None and not isinstance(enabled, bool):
+            raise RuleError(400, 108, "enabled must be true or false")
+        params = rule.params
+        if actions is not None:
+            name, params = _action(actions)
+            if name != rule.name:
+                raise RuleError(400, 108, f"a rule's action cannot change ({rule.name} to {name})")
+        if rawsql is not None:
+            rule.rawsql = rawsql
+        if enabled is not None:
+            rule.enabled = enabled
+        rule.params = params
+        return rule
+
+    def delete(self, rule_id: int) -> None:
+        if self._rules.pop(rule_id, None) is None:
+            raise RuleError(400, 107, f"no rule with id {rule_id}")
+
+    def __len__(self) -> int:
+        return len(self._rules)
