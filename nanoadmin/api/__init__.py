@@ -1,0 +1,84 @@
+"""The URL map: every NanoMQ /api/v4 route and nanoadmin's extensions, on one screen."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from nanoadmin.api import bridges, clients, configuration, info, mqtt, rules, stats
+from nanoadmin.api.routing import (
+    ApiHandler,
+    RouteMatch,
+    Router,
+    is_api_target,
+    split_api_target,
+)
+from nanoadmin.errors import NotFound
+
+__all__ = ("ROUTES", "build_router", "setup_routes")
+
+
+ROUTES: tuple[tuple[str, str, ApiHandler], ...] = (
+    ("GET", "/", info.endpoint_index),
+    ("GET", "/brokers", info.brokers),
+    ("GET", "/nodes", info.nodes),
+    ("GET", "/clients", clients.list_clients),
+    ("GET", "/clients/{clientid}", clients.list_clients),
+    ("DELETE", "/clients/{clientid}", clients.kick_client),  # extension
+    ("GET", "/clients/username/{username}", clients.list_clients),
+    ("GET", "/subscriptions", clients.list_subscriptions),
+    ("GET", "/subscriptions/{clientid}", clients.list_subscriptions),
+    ("GET", "/topic-tree", clients.topic_tree),
+    ("GET", "/metrics", stats.metrics),
+    ("GET", "/prometheus", stats.prometheus),
+    ("GET", "/reload", configuration.get_reload),
+    ("POST", "/reload", configuration.post_reload),
+    ("GET", "/configuration", configuration.get_configuration),
+    ("POST", "/configuration", configuration.post_configuration),
+    ("GET", "/configuration/{section}", configuration.get_configuration),
+    ("POST", "/configuration/{section}", configuration.post_configuration),
+    ("POST", "/config_update", configuration.config_update),
+    ("POST", "/ctrl/{action}", configuration.ctrl),
+    ("POST", "/mqtt/publish", mqtt.publish),
+    ("POST", "/mqtt/publish_batch", mqtt.publish_batch),
+    ("POST", "/mqtt/subscribe", mqtt.subscribe),  # extension
+    ("POST", "/mqtt/unsubscribe", mqtt.unsubscribe),  # extension
+    ("POST", "/mqtt/subscribe_batch", mqtt.subscribe_batch),  # extension
+    ("POST", "/mqtt/unsubscribe_batch", mqtt.unsubscribe_batch),  # extension
+    ("GET", "/rules", rules.list_rules),
+    ("POST", "/rules", rules.create_rule),
+    ("GET", "/rules/{ruleid}", rules.get_rule),
+    ("PUT", "/rules/{ruleid}", rules.update_rule),
+    ("DELETE", "/rules/{ruleid}", rules.delete_rule),
+    ("GET", "/bridges", bridges.get_bridges),
+    ("GET", "/bridges/{name}", bridges.get_bridges),
+    ("PUT", "/bridges/{name}", bridges.put_bridge),
+    ("DELETE", "/bridges/{name}", bridges.delete_bridge),  # extension
+    ("POST", "/bridges/switch/{name}", bridges.switch_bridge),
+    ("POST", "/bridges/sub/{name}", bridges.subscribe_bridge),
+    ("POST", "/bridges/unsub/{name}", bridges.unsubscribe_bridge),
+)
+
+
+def build_router() -> Router:
+    router = Router()
+    for method, pattern, handler in ROUTES:
+        router.add(method, pattern, handler)
+    return router
+
+
+def setup_routes(app: web.Application) -> None:
+    router = build_router()
+
+    async def dispatch(request: web.Request) -> web.StreamResponse:
+        target = request.raw_path
+        if not is_api_target(target):
+            raise NotFound(f"no such path: {request.path}")
+        parts = split_api_target(target)
+        if parts is None:
+            raise NotFound("no such endpoint")
+        segments, raw_query = parts
+        handler, params = router.resolve(request.method, segments)
+        return await handler(request, RouteMatch(params, raw_query))
+
+    app.router.add_get("/status", info.status, allow_head=False)
+    app.router.add_route("*", "/{tail:.*}", dispatch)

@@ -1,0 +1,85 @@
+"""/bridges: the configured bridges, edited in memory with NanoMQ's odd statuses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from nanoadmin.api.bodies import json_body
+from nanoadmin.api.routing import RouteMatch
+from nanoadmin.errors import BadRequestBody, CodedError, json_response
+from nanoadmin.keys import RUNTIME_KEY
+from nanoadmin.model.bridges import BridgeError, BridgeTable
+
+OK = {"code": 0}
+
+
+def _table(request: web.Request) -> BridgeTable:
+    return request.app[RUNTIME_KEY].config.bridges
+
+
+def _refused(error: BridgeError) -> web.StreamResponse:
+    if error.status == 204:
+        # NanoMQ answers an unknown bridge's switch with 204, whose body HTTP never carries.
+        return web.Response(status=204)
+    raise CodedError(error.status, error.code, error.message)
+
+
+async def get_bridges(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    nodes = _table(request).nodes(match.params.get("name"))
+    return json_response({"code": 0, "data": {"bridge": {"nodes": nodes}}})
+
+
+async def put_bridge(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    body = await json_body(request, dict)
+    try:
+        _table(request).replace(match.params["name"], body)
+    except BridgeError as error:
+        return _refused(error)
+    return json_response(OK)
+
+
+async def delete_bridge(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    try:
+        _table(request).delete(match.params["name"])
+    except BridgeError as error:
+        return _refused(error)
+    return json_response(OK)
+
+
+async def _data(request: web.Request) -> Mapping[str, object]:
+    body = await json_body(request, dict)
+    data = body.get("data")
+    if not isinstance(data, Mapping):
+        raise BadRequestBody('request body must be {"data": {...}}')
+    return data
+
+
+async def switch_bridge(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    body = await json_body(request, dict)
+    data = body.get("data")
+    try:
+        switch = data.get("bridge_switch") if isinstance(data, Mapping) else None
+        _table(request).switch(match.params["name"], switch)
+    except BridgeError as error:
+        return _refused(error)
+    return json_response(OK)
+
+
+async def subscribe_bridge(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    data = await _data(request)
+    try:
+        _table(request).subscribe(match.params["name"], data.get("subscription"))
+    except BridgeError as error:
+        return _refused(error)
+    return json_response(OK)
+
+
+async def unsubscribe_bridge(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    data = await _data(request)
+    try:
+        _table(request).unsubscribe(match.params["name"], data.get("unsubscription"))
+    except BridgeError as error:
+        return _refused(error)
+    return json_response(OK)

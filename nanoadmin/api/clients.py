@@ -1,0 +1,110 @@
+"""Clients, subscriptions and the topic tree, with NanoMQ's filters and EMQX-style paging."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from nanoadmin.api.routing import RouteMatch
+from nanoadmin.errors import CLIENT_IS_OFFLINE, BadParameter, CodedError, json_response
+from nanoadmin.keys import RUNTIME_KEY
+from nanoadmin.model import Page
+
+CLIENT_ID_KEYS = ("clientid", "client_id")
+PAGING_KEYS = ("_page", "_limit")
+DEFAULT_LIMIT = 10_000
+MAX_LIMIT = 100_000
+
+
+def _positive(name: str, value: str | None, default: int, maximum: int) -> int:
+    if value is None:
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= maximum:
+        raise BadParameter(f"{name} has value {value!r}. Expected an integer 1..{maximum}")
+    return int(value)
+
+
+def paging(query: dict[str, str]) -> tuple[int, int] | None:
+    """``(page, limit)`` when ``_page`` or ``_limit`` is given, else None (NanoMQ's plain body)."""
+    if not any(key in query for key in PAGING_KEYS):
+        return None
+    page = _positive("_page", query.get("_page"), 1, 10**9)
+    limit = _positive("_limit", query.get("_limit"), DEFAULT_LIMIT, MAX_LIMIT)
+    return page, limit
+
+
+def paged_body(page: Page[object]) -> dict[str, object]:
+    return {
+        "code": 0,
+        "data": [item.as_json() for item in page.items],  # type: ignore[attr-defined]
+        "meta": {
+            "page": page.page,
+            "limit": page.limit,
+            "count": page.count,
+            "hasnext": page.hasnext,
+        },
+    }
+
+
+def client_filters(query: dict[str, str]) -> dict[str, object]:
+    """NanoMQ 0.24.14+'s /clients query: known keys checked, anything else is 400 code 108."""
+    filters: dict[str, object] = {}
+    for key, value in query.items():
+        if key in CLIENT_ID_KEYS:
+            filters["client_id"] = value
+        elif key in ("username", "proto_name"):
+            filters[key] = value
+        elif key == "conn_state":
+            if value.lower() not in ("connected", "disconnected"):
+                raise BadParameter(
+                    f"conn_state has value {value!r}. Expected connected or disconnected"
+                )
+            filters[key] = value.lower()
+        elif key == "clean_start":
+            if value.lower() not in ("true", "false"):
+                raise BadParameter(f"clean_start has value {value!r}. Expected true or false")
+            filters[key] = value.lower() == "true"
+        elif key == "proto_ver":
+            if value not in ("3", "4", "5"):
+                raise BadParameter(f"proto_ver has value {value!r}. Expected 3, 4 or 5")
+            filters[key] = int(value)
+        elif key not in PAGING_KEYS:
+            raise BadParameter(f"unknown query parameter {key!r}")
+    return filters
+
+
+async def list_clients(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    query = match.query
+    filters = client_filters(query)
+    if "clientid" in match.params:
+        filters["client_id"] = match.params["clientid"]
+    if "username" in match.params:
+        filters["username"] = match.params["username"]
+    broker = request.app[RUNTIME_KEY].broker
+    pages = paging(query)
+    if pages is not None:
+        page = broker.clients_page(page=pages[0], limit=pages[1], **filters)  # type: ignore[arg-type]
+        return json_response(paged_body(page))  # type: ignore[arg-type]
+    clients = broker.find_clients(**filters)  # type: ignore[arg-type]
+    return json_response({"code": 0, "data": [client.as_json() for client in clients]})
+
+
+async def kick_client(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    client_id = match.params["clientid"]
+    if not request.app[RUNTIME_KEY].broker.kick(client_id):
+        raise CodedError(404, CLIENT_IS_OFFLINE, f"no client {client_id!r}")
+    return json_response({"code": 0})
+
+
+async def list_subscriptions(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    broker = request.app[RUNTIME_KEY].broker
+    client_id = match.params.get("clientid")
+    pages = paging(match.query)
+    if pages is not None:
+        page = broker.subscriptions_page(page=pages[0], limit=pages[1], client_id=client_id)
+        return json_response(paged_body(page))  # type: ignore[arg-type]
+    subscriptions = broker.subscriptions(client_id)
+    return json_response({"code": 0, "data": [s.as_json() for s in subscriptions]})
+
+
+async def topic_tree(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    return json_response({"code": 0, "data": request.app[RUNTIME_KEY].broker.topic_tree()})

@@ -1,0 +1,139 @@
+"""Hot config (/reload), the live configuration, the config file (/config_update) and /ctrl."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from aiohttp import web
+
+from nanoadmin.api.bodies import json_body
+from nanoadmin.api.routing import RouteMatch
+from nanoadmin.auth import make_strategy
+from nanoadmin.config import ConfigError, parse_hocon
+from nanoadmin.config.atomic import write_atomically
+from nanoadmin.errors import (
+    PARAMS_HOCON_FORMAT_ILLEGAL,
+    REQ_PARAM_ERROR,
+    RPC_ERROR,
+    WRITE_CONFIG_FAILED,
+    CodedError,
+    coded_body,
+    json_response,
+)
+from nanoadmin.keys import RUNTIME_KEY
+from nanoadmin.model.live_config import SECTIONS, LiveConfig
+from nanoadmin.runtime import Runtime
+from nanoadmin.settings import settings_from_tree
+
+OK = {"code": 0}
+
+
+async def get_reload(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    return json_response({"code": 0, "data": request.app[RUNTIME_KEY].config.reload_view()})
+
+
+async def post_reload(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    """Re-read the config file and keys (nanoadmin), then apply ``data`` as NanoMQ does."""
+    body = await json_body(request, dict)
+    runtime = request.app[RUNTIME_KEY]
+    try:
+        runtime.reload()
+    except ConfigError as exc:
+        raise CodedError(
+            400, PARAMS_HOCON_FORMAT_ILLEGAL, f"reload failed, previous configuration kept: {exc}"
+        ) from None
+    data = body.get("data")
+    if isinstance(data, Mapping):
+        runtime.config.apply_reload(data)
+    return json_response(OK)
+
+
+async def get_configuration(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    config = request.app[RUNTIME_KEY].config
+    section = match.params.get("section")
+    if section is None:
+        return json_response({"code": 0, "data": config.render()})
+    if section not in SECTIONS:
+        return json_response(
+            coded_body(RPC_ERROR, f"no configuration section {section!r}", data={}), status=404
+        )
+    return json_response({"code": 0, "data": {section: config.section(section)}})
+
+
+def _apply_section(runtime: Runtime, config: LiveConfig, name: str, value: object) -> None:
+    if name == "auth" and isinstance(value, list):
+        config.apply_auth(value)
+    elif not isinstance(value, Mapping):
+        return
+    elif name == "basic":
+        config.apply_basic(value)
+    elif name == "tls":
+        config.apply_tls(value)
+    elif name == "websocket":
+        config.apply_websocket(value)
+    elif name == "sqlite":
+        config.apply_sqlite(value)
+    # auth_http is never applied: NanoMQ tests it as an array (a bug clients cannot observe).
+
+
+async def post_configuration(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    body = await json_body(request, dict)
+    data = body.get("data")
+    if not isinstance(data, Mapping):
+        return json_response(OK)
+    runtime = request.app[RUNTIME_KEY]
+    section = match.params.get("section")
+    names = [section] if section is not None else list(SECTIONS)
+    # http_server first: it is the one change that can fail (jwt keys), and it must fail alone.
+    http = data.get("http_server")
+    if "http_server" in names and isinstance(http, Mapping):
+        try:
+            runtime.update_http_server(runtime.config.http_server_update(http))
+        except ConfigError as exc:
+            raise CodedError(400, REQ_PARAM_ERROR, f"http_server not changed: {exc}") from None
+    for name in names:
+        if name != "http_server" and name in data:
+            _apply_section(runtime, runtime.config, name, data[name])
+    return json_response(OK)
+
+
+async def config_update(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    """Validate raw HOCON, then replace the config file atomically (D1, D2)."""
+    runtime = request.app[RUNTIME_KEY]
+    path = runtime.settings.path
+    raw = await request.read()
+    try:
+        text = raw.decode("utf-8")
+        if not text.strip():
+            raise ConfigError("body is empty; expected the HOCON config text")
+        folder = path.parent if path is not None else Path(".")
+        tree = parse_hocon(text, basedir=folder, source="body")
+        make_strategy(settings_from_tree(tree, fmt="hocon", base=path).http_server)
+    except UnicodeDecodeError:
+        raise CodedError(400, PARAMS_HOCON_FORMAT_ILLEGAL, "body is not UTF-8 text") from None
+    except ConfigError as exc:
+        raise CodedError(400, PARAMS_HOCON_FORMAT_ILLEGAL, f"invalid config: {exc}") from None
+    if path is None:
+        return json_response(coded_body(WRITE_CONFIG_FAILED, "the server has no config file"))
+    try:
+        write_atomically(path, raw)
+    except OSError as exc:
+        return json_response(
+            coded_body(WRITE_CONFIG_FAILED, f"cannot write {path.name}: {exc.strerror}")
+        )
+    return json_response(OK)
+
+
+async def ctrl(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    action = match.params["action"].lower()
+    runtime = request.app[RUNTIME_KEY]
+    if action == "stop":
+        runtime.request_stop()
+    elif action == "restart":
+        runtime.request_restart()
+    else:
+        raise CodedError(
+            404, RPC_ERROR, f"unknown action {match.params['action']!r}; expected stop or restart"
+        )
+    return json_response(OK)

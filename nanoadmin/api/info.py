@@ -1,0 +1,61 @@
+"""The endpoint index, /brokers, /nodes and the unauthenticated /status."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from nanoadmin import NANOMQ_VERSION
+from nanoadmin.api.endpoint_index import ENDPOINT_INDEX
+from nanoadmin.api.routing import RouteMatch
+from nanoadmin.errors import dumps, json_response
+from nanoadmin.keys import RUNTIME_KEY
+
+_INDEX_BODY = dumps(
+    {
+        "code": 0,
+        "data": [
+            {"path": path, "name": name, "method": method, "descr": descr}
+            for path, name, method, descr in ENDPOINT_INDEX
+        ],
+    }
+)
+
+
+def format_uptime(seconds: int) -> str:
+    # NanoMQ's exact format: capital H, never singular.
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours} Hours, {rest // 60} minutes, {rest % 60} seconds"
+
+
+async def endpoint_index(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    return web.Response(body=_INDEX_BODY, content_type="application/json")
+
+
+async def brokers(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    runtime = request.app[RUNTIME_KEY]
+    broker = {
+        "datetime": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime()),
+        "node_status": "Running",
+        "sysdescr": "NanoMQ Broker",
+        "uptime": format_uptime(runtime.uptime_seconds()),
+        "version": NANOMQ_VERSION,
+    }
+    return json_response({"code": 0, "data": [broker]})
+
+
+async def nodes(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    runtime = request.app[RUNTIME_KEY]
+    node = {
+        "connections": runtime.broker.stats().sessions,
+        "node_status": "Running",
+        "uptime": format_uptime(runtime.uptime_seconds()),
+        "version": NANOMQ_VERSION,
+    }
+    return json_response({"code": 0, "data": [node]})
+
+
+async def status(request: web.Request) -> web.StreamResponse:
+    runtime = request.app[RUNTIME_KEY]
+    return json_response({"code": 0, "status": "serving", "uptime": runtime.uptime_seconds()})

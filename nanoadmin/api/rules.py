@@ -1,0 +1,80 @@
+"""/rules: in-memory CRUD when the config has a ``rules`` block, else NanoMQ's 200 code 111."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from nanoadmin.api.bodies import json_body
+from nanoadmin.api.routing import RouteMatch
+from nanoadmin.errors import PLUGIN_IS_CLOSED, CodedError, coded_body, json_response
+from nanoadmin.keys import RUNTIME_KEY
+from nanoadmin.model.rules import RuleError, RuleTable, parse_rule_id
+
+ENGINE_OFF = "the rule engine is off: the config has no rules block"
+
+
+def _engine_off() -> web.Response:
+    return json_response(coded_body(PLUGIN_IS_CLOSED, ENGINE_OFF))
+
+
+def _rules(request: web.Request) -> RuleTable | None:
+    return request.app[RUNTIME_KEY].loaded.rules
+
+
+def _refused(error: RuleError) -> CodedError:
+    return CodedError(error.status, error.code, error.message)
+
+
+async def list_rules(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    rules = _rules(request)
+    if rules is None:
+        return _engine_off()
+    return json_response({"data": rules.list(), "code": 0})
+
+
+async def get_rule(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    rules = _rules(request)
+    if rules is None:
+        return _engine_off()
+    try:
+        return json_response({"data": rules.get(parse_rule_id(match.params["ruleid"])), "code": 0})
+    except RuleError as error:
+        raise _refused(error) from None
+
+
+def _saved(rule_json: dict[str, object]) -> web.Response:
+    data = {"rawsql": rule_json["rawsql"], "id": rule_json["id"], "enabled": rule_json["enabled"]}
+    return json_response({"data": data, "actions": [], "code": 0})
+
+
+async def create_rule(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    body = await json_body(request, dict)
+    rules = _rules(request)
+    if rules is None:
+        return _engine_off()
+    try:
+        return _saved(rules.create(body).as_json())
+    except RuleError as error:
+        raise _refused(error) from None
+
+
+async def update_rule(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    body = await json_body(request, dict)
+    rules = _rules(request)
+    if rules is None:
+        return _engine_off()
+    try:
+        return _saved(rules.update(parse_rule_id(match.params["ruleid"]), body).as_json())
+    except RuleError as error:
+        raise _refused(error) from None
+
+
+async def delete_rule(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    rules = _rules(request)
+    if rules is None:
+        return _engine_off()
+    try:
+        rules.delete(parse_rule_id(match.params["ruleid"]))
+    except RuleError as error:
+        raise _refused(error) from None
+    return json_response({"code": 0})

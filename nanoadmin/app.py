@@ -1,0 +1,29 @@
+"""The one app factory, used by the CLI, the tests and the benchmarks."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from nanoadmin.api import setup_routes
+from nanoadmin.errors import error_middleware
+from nanoadmin.keys import RUNTIME_KEY
+from nanoadmin.middlewares import admission_middleware
+from nanoadmin.model.scenario import Scenario
+from nanoadmin.runtime import Runtime
+from nanoadmin.settings import Settings
+
+# Large enough that a 100 KB Authorization header reaches auth and gets a JSON 401.
+MAX_FIELD_SIZE = 128 * 1024
+
+
+def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Application:
+    """Build the app for ``settings``; raises ConfigError when the auth keys cannot load."""
+    runtime = Runtime(settings, scenario)
+    app = web.Application(
+        middlewares=[error_middleware, admission_middleware],
+        client_max_size=settings.http_server.max_body,
+        handler_args={"max_field_size": MAX_FIELD_SIZE, "max_line_size": MAX_FIELD_SIZE},
+    )
+    app[RUNTIME_KEY] = runtime
+    setup_routes(app)
+    return app

@@ -1,0 +1,15 @@
+"""Typed application and request state: every value the app keeps lives under one of these."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from nanoadmin.auth.base import Identity
+
+if TYPE_CHECKING:
+    from nanoadmin.runtime import Runtime
+
+RUNTIME_KEY: web.AppKey[Runtime] = web.AppKey("runtime")
+IDENTITY_KEY: web.RequestKey[Identity] = web.RequestKey("identity", Identity)

@@ -1,0 +1,66 @@
+"""Run an app on its configured address until SIGTERM, SIGINT or /ctrl/stop; drain, then return."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from nanoadmin.keys import IDENTITY_KEY, RUNTIME_KEY
+
+logger = logging.getLogger("nanoadmin")
+SHUTDOWN_TIMEOUT = 10.0
+
+
+class AccessLogger(AbstractAccessLogger):
+    """One line a request: never a header, so never a credential; the auth scheme instead."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        identity = request.get(IDENTITY_KEY)
+        self.logger.info(
+            '%s "%s %s" %d %d %.1fms auth=%s',
+            request.remote,
+            request.method,
+            request.raw_path,
+            response.status,
+            response.body_length,
+            time * 1000,
+            identity.scheme if identity is not None else "-",
+        )
+
+
+async def serve(app: web.Application) -> None:
+    """Serve until asked to stop; in-flight requests finish before this returns."""
+    runtime = app[RUNTIME_KEY]
+    http = runtime.settings.http_server
+    runner = web.AppRunner(
+        app,
+        access_log_class=AccessLogger,
+        access_log=logging.getLogger("nanoadmin.access"),
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+        handle_signals=False,
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, http.bind_host, http.port, reuse_address=True)
+        await site.start()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, runtime.stop_event.set)
+        logger.info(
+            "serving NanoMQ's /api/v4 on http://%s:%d (auth: %s)",
+            http.bind_host,
+            http.port,
+            runtime.strategy.name,
+        )
+        await runtime.stop_event.wait()
+        logger.info("stopping: finishing %d in-flight requests", runtime.in_flight.count)
+        # Stop accepting first; aiohttp's own shutdown would drop bodies still arriving.
+        await site.stop()
+        if not await runtime.in_flight.wait_idle(SHUTDOWN_TIMEOUT):
+            logger.warning("stopping with %d requests unfinished", runtime.in_flight.count)
+    finally:
+        await runner.cleanup()
