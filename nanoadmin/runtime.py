@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -93,6 +94,11 @@ class Runtime:
             logger.error("reload failed, keeping the previous configuration: %s", exc)
             raise
         logger.info("reloaded %s", self.settings.path)
+
+    def reload_logged(self) -> None:
+        """SIGHUP: reload; a failure is logged and the previous state kept."""
+        with contextlib.suppress(ConfigError):
+            self.reload()
 
     def restart(self) -> None:
         """What /ctrl/restart does: reload, then seed the model afresh."""

@@ -50,6 +50,7 @@ async def serve(app: web.Application) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, runtime.stop_event.set)
+        loop.add_signal_handler(signal.SIGHUP, runtime.reload_logged)
         logger.info(
             "serving NanoMQ's /api/v4 on http://%s:%d (auth: %s)",
             http.bind_host,

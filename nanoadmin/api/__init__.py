@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from nanoadmin.api import bridges, clients, configuration, info, mqtt, rules, stats
+from nanoadmin.api import bridges, clients, configuration, info, mqtt, openapi, rules, stats
 from nanoadmin.api.routing import (
     ApiHandler,
     RouteMatch,
@@ -81,4 +81,5 @@ def setup_routes(app: web.Application) -> None:
         return await handler(request, RouteMatch(params, raw_query))
 
     app.router.add_get("/status", info.status, allow_head=False)
+    app.router.add_get("/openapi.json", openapi.openapi_json, allow_head=False)
     app.router.add_route("*", "/{tail:.*}", dispatch)

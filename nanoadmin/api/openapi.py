@@ -1,0 +1,28 @@
+"""GET /openapi.json: the OpenAPI 3.1 document kept beside the code, served without auth."""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+import yaml
+from aiohttp import web
+
+from nanoadmin.errors import dumps
+
+
+@functools.cache
+def openapi_document() -> dict[str, object]:
+    text = resources.files("nanoadmin").joinpath("openapi.yaml").read_text(encoding="utf-8")
+    document = yaml.safe_load(text)
+    assert isinstance(document, dict)
+    return document
+
+
+@functools.cache
+def _openapi_body() -> bytes:
+    return dumps(openapi_document())
+
+
+async def openapi_json(request: web.Request) -> web.StreamResponse:
+    return web.Response(body=_openapi_body(), content_type="application/json")

@@ -1,0 +1,334 @@
+"""The JWT workflow end to end: keygen, token, check-config, the README walk-through, rotation."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import aiohttp
+import jwt
+import pytest
+
+from nanoadmin.auth import make_strategy
+from nanoadmin.auth.base import AuthError
+from nanoadmin.auth.jwt_auth import JwtAuth
+from tests.conftest import (
+    PROJECT,
+    KeyPair,
+    free_port,
+    jwt_settings,
+    running_server,
+    start_process,
+    stop_process,
+    wait_until_serving,
+    write_keypair,
+)
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nanoadmin", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=60,
+    )
+
+
+def test_keygen_writes_a_pair_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    result = cli("keygen", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    private, public = tmp_path / "keys" / "nanomq.key", tmp_path / "keys" / "nanomq.pub"
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    assert private.read_text().startswith("-----BEGIN PRIVATE KEY-----")
+    assert public.read_text().startswith("-----BEGIN PUBLIC KEY-----")
+    assert '"iss": "nanomq.pub"' in result.stdout
+    before = private.read_bytes()
+    again = cli("keygen", cwd=tmp_path)
+    assert again.returncode == 2 and "already exists" in again.stderr and "--force" in again.stderr
+    assert private.read_bytes() == before
+    forced = cli("keygen", "--force", cwd=tmp_path)
+    assert forced.returncode == 0 and private.read_bytes() != before
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    small = cli("keygen", "--out", str(tmp_path / "k2"), "--bits", "1024")
+    assert small.returncode == 2 and "2048" in small.stderr and not (tmp_path / "k2").exists()
+    named = cli("keygen", "--out", str(tmp_path / "k3"), "--name", "ops", "--bits", "3072")
+    assert named.returncode == 0 and (tmp_path / "k3" / "ops.pub").exists()
+
+
+def test_token_payload_ttl_and_claims(keypair: KeyPair) -> None:
+    result = cli(
+        "token",
+        "--key",
+        str(keypair.private_path),
+        "--iss",
+        "nanomq.pub",
+        "--ttl",
+        "15m",
+        "--claim",
+        "sub=ops",
+        "--claim",
+        "n=3",
+    )
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    header = jwt.get_unverified_header(token)
+    assert header == {"alg": "RS256", "typ": "JWT"}
+    payload = jwt.decode(
+        token, keypair.private.public_key(), algorithms=["RS256"], options={"verify_iat": False}
+    )
+    assert list(payload)[:4] == ["iss", "iat", "exp", "bodyEncode"]
+    assert payload["iss"] == "nanomq.pub" and payload["bodyEncode"] == "0"
+    assert payload["exp"] - payload["iat"] == 900 and abs(payload["iat"] - time.time()) < 60
+    assert payload["sub"] == "ops" and payload["n"] == 3
+    for ttl, seconds in (("30s", 30), ("1h", 3600), ("7d", 604800), ("45", 45)):
+        token = cli(
+            "token", "--key", str(keypair.private_path), "--iss", "x", "--ttl", ttl
+        ).stdout.strip()
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert claims["exp"] - claims["iat"] == seconds, ttl
+    bad = cli("token", "--key", str(keypair.private_path), "--iss", "x", "--ttl", "soon")
+    assert bad.returncode == 2 and "--ttl" in bad.stderr
+
+
+def test_token_with_conf_takes_iss_and_refuses_a_foreign_key(
+    tmp_path: Path, keypair: KeyPair, other_keypair: KeyPair
+) -> None:
+    conf = tmp_path / "jwt.conf"
+    conf.write_text(
+        f'http_server {{\n  auth_type = jwt\n  jwt {{ public.keyfile = "{keypair.public_path}" }}\n}}\n'
+    )
+    good = cli("token", "--key", str(keypair.private_path), "--conf", str(conf))
+    assert good.returncode == 0, good.stderr
+    assert (
+        jwt.decode(good.stdout.strip(), options={"verify_signature": False})["iss"]
+        == keypair.public_path.name
+    )
+    foreign = cli("token", "--key", str(other_keypair.private_path), "--conf", str(conf))
+    assert foreign.returncode == 2 and "does not match" in foreign.stderr
+    assert len(foreign.stderr.strip().splitlines()) == 1
+
+
+def test_check_config_catches_jwt_mistakes(tmp_path: Path, keypair: KeyPair) -> None:
+    def check(keyfile: str) -> subprocess.CompletedProcess[str]:
+        conf = tmp_path / "c.conf"
+        conf.write_text(
+            f'http_server {{\n  auth_type = jwt\n  jwt {{ public.keyfile = "{keyfile}" }}\n}}\n'
+        )
+        return cli("check-config", "--conf", str(conf))
+
+    assert "file not found" in check(str(tmp_path / "absent.pub")).stderr
+    assert "private key" in check(str(keypair.private_path)).stderr
+    (tmp_path / "junk.pub").write_text("hello")
+    assert "not a PEM public key" in check(str(tmp_path / "junk.pub")).stderr
+    ok = check(str(keypair.public_path))
+    assert ok.returncode == 0 and f'"iss": "{keypair.public_path.name}"' in ok.stdout
+
+
+def readme_walkthrough() -> list[str]:
+    text = (PROJECT / "README.md").read_text()
+    block = text.split("## JWT in five commands", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("  #", 1)[0].strip() for line in block.strip().splitlines()]
+    assert len(commands) == 5
+    return commands
+
+
+def test_readme_jwt_walkthrough(tmp_path: Path, other_keypair: KeyPair) -> None:
+    """Runs the README's five commands as written, in a fresh copy of conf/."""
+    (tmp_path / "conf").mkdir()
+    shutil.copy(PROJECT / "conf" / "nanomq_jwt.conf", tmp_path / "conf")
+    port = free_port()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    launcher = bin_dir / "nanoadmin"
+    launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m nanoadmin "$@"\n')
+    launcher.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONPATH": str(PROJECT)}
+    env = {k: v for k, v in env.items() if not k.startswith("NANOMQ_")}
+    keygen, check, start, token, curl = readme_walkthrough()
+
+    def sh(command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-c", command],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=60,
+        )
+
+    assert sh(keygen).returncode == 0
+    assert '"iss": "nanomq.pub"' in sh(check).stdout
+    assert start.endswith("&")
+    server = subprocess.Popen(
+        ["bash", "-c", f"exec {start.rstrip('&').strip()} -p {port}"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until_serving(port, server)
+        curl_here = curl.replace("8081", str(port))
+        reply = sh(f"{token}\n{curl_here} -s -w ' %{{http_code}}'")
+        assert reply.stdout.endswith(" 200") and '"sysdescr":"NanoMQ Broker"' in reply.stdout
+        foreign = other_keypair.token(iss="nanomq.pub")
+        refused = sh(f"TOKEN={foreign}\n{curl_here} -s -w ' %{{http_code}}'")
+        assert refused.stdout.startswith('{"code":103,') and refused.stdout.endswith(" 401")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=10)
+
+
+def test_iss_never_opens_a_file(tmp_path: Path, keypair: KeyPair) -> None:
+    strategy = make_strategy(jwt_settings(tmp_path, keypair.public_path).http_server)
+    assert isinstance(strategy, JwtAuth)
+    for iss in (
+        "../" + keypair.public_path.name,
+        str(keypair.public_path),
+        "/etc/passwd",
+        "nanomq",
+    ):
+        with pytest.raises(AuthError) as caught:
+            strategy.verify(keypair.token(iss=iss))
+        assert caught.value.code == 103
+
+
+def test_cache_never_accepts_what_verification_refuses(tmp_path: Path, keypair: KeyPair) -> None:
+    now = [time.time()]
+    keys = {keypair.public_path.name: keypair.private.public_key()}
+    cached = JwtAuth(keys, cache_size=100, clock=lambda: now[0])
+    uncached = JwtAuth(keys, cache_size=0, clock=lambda: now[0])
+    token = keypair.token(ttl=60)
+    assert cached.verify(token).name == uncached.verify(token).name == keypair.public_path.name
+    assert cached.cache is not None and len(cached.cache) == 1
+    now[0] += 60 + 201  # past exp and the 200 s grace
+    for strategy in (cached, uncached):
+        with pytest.raises(AuthError) as caught:
+            strategy.verify(token)
+        assert caught.value.code == 116
+    now[0] = time.time()
+    head, payload, signature = keypair.token(ttl=60).split(".")
+    tampered = f"{head}.{payload[:-2]}AA.{signature}"
+    for strategy in (cached, uncached):
+        with pytest.raises(AuthError) as caught:
+            strategy.verify(tampered)
+        assert caught.value.code == 103
+    small = JwtAuth(keys, cache_size=3)
+    for index in range(10):
+        small.verify(keypair.token(ttl=60 + index))
+    assert small.cache is not None and len(small.cache) == 3
+
+
+def test_cache_setting(tmp_path: Path, keypair: KeyPair) -> None:
+    on = make_strategy(jwt_settings(tmp_path, keypair.public_path).http_server)
+    off = make_strategy(jwt_settings(tmp_path, keypair.public_path, cache_size=0).http_server)
+    assert isinstance(on, JwtAuth) and on.cache is not None and on.cache.max_size == 10_000
+    assert isinstance(off, JwtAuth) and off.cache is None
+
+
+def write_jwt_conf(path: Path, *keyfiles: Path) -> None:
+    files = ", ".join(f'"{k}"' for k in keyfiles)
+    path.write_text(
+        f"http_server {{\n  auth_type = jwt\n  jwt {{ public.keyfile = [{files}] }}\n}}\n"
+    )
+
+
+async def test_rotation_under_load(tmp_path: Path) -> None:
+    """Requests keep flowing while keys rotate by SIGHUP and by POST /reload; none fails wrongly."""
+    old = write_keypair(tmp_path / "a", "old")
+    new = write_keypair(tmp_path / "b", "new")
+    conf = tmp_path / "nanomq.conf"
+    write_jwt_conf(conf, old.public_path)
+    port = free_port()
+    process = start_process("start", "--conf", str(conf), "-p", str(port), "--log-level", "warning")
+    try:
+        wait_until_serving(port, process)
+        url = f"http://127.0.0.1:{port}/api/v4/brokers"
+        old_token, new_token = old.token(), new.token()
+        # Which tokens each phase must accept; a request in flight across a switch may see either.
+        phase = {"name": "old-only"}
+        results: list[tuple[str, str, int]] = []
+        stop = asyncio.Event()
+
+        async def worker(session: aiohttp.ClientSession, index: int) -> None:
+            while not stop.is_set():
+                which = "old" if index % 2 else "new"
+                token = old_token if which == "old" else new_token
+                before = phase["name"]
+                async with session.get(
+                    url, headers={"Authorization": f"Bearer {token}"}
+                ) as response:
+                    await response.read()
+                    results.append((before + ">" + phase["name"], which, response.status))
+
+        async with aiohttp.ClientSession() as session:
+            workers = [asyncio.create_task(worker(session, i)) for i in range(8)]
+            await asyncio.sleep(0.5)
+            phase["name"] = "switching"
+            write_jwt_conf(conf, old.public_path, new.public_path)
+            process.send_signal(signal.SIGHUP)
+            await asyncio.sleep(0.5)
+            phase["name"] = "both"
+            await asyncio.sleep(0.5)
+            phase["name"] = "switching"
+            write_jwt_conf(conf, new.public_path)
+            reload = await session.post(
+                f"http://127.0.0.1:{port}/api/v4/reload",
+                data="{}",
+                headers={"Authorization": f"Bearer {new_token}"},
+            )
+            assert reload.status == 200
+            phase["name"] = "new-only"
+            await asyncio.sleep(0.5)
+            (tmp_path / "broken.pub").write_text("not a key")
+            write_jwt_conf(conf, tmp_path / "broken.pub")
+            process.send_signal(signal.SIGHUP)  # fails: the new-only keys stay
+            await asyncio.sleep(0.5)
+            stop.set()
+            await asyncio.gather(*workers)
+    finally:
+        stop_process(process)
+    assert process.stderr is not None
+    statuses = {status for _, _, status in results}
+    assert statuses <= {200, 401}, statuses
+    steady = {
+        (p, w, s)
+        for p, w, s in results
+        if p.split(">")[0] == p.split(">")[1] and not p.startswith("switching")
+    }
+    for p, which, status in steady:
+        phase_name = p.split(">")[0]
+        accepted = {"old-only": {"old"}, "both": {"old", "new"}, "new-only": {"new"}}[phase_name]
+        assert (status == 200) == (which in accepted), (p, which, status)
+    assert sum(1 for _, _, s in results if s == 200) > 100
+    assert {p.split(">")[0] for p, _, _ in steady} == {"old-only", "both", "new-only"}
+
+
+def test_failed_reload_is_logged_and_keeps_keys(tmp_path: Path, keypair: KeyPair) -> None:
+    conf = tmp_path / "nanomq.conf"
+    write_jwt_conf(conf, keypair.public_path)
+    with running_server("--conf", str(conf), "--log-level", "info") as server:
+        conf.write_text('http_server { auth_type = jwt\n jwt { public.keyfile = "gone.pub" } }\n')
+        server.process.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        request = urllib.request.Request(
+            f"{server.url}/api/v4/brokers", headers={"Authorization": "Bearer " + keypair.token()}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+        server.process.send_signal(signal.SIGTERM)
+        _, stderr = server.process.communicate(timeout=10)
+    assert re.search(
+        r"reload failed, keeping the previous configuration: .*gone\.pub.*not found", stderr
+    )
