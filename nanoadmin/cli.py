@@ -66,16 +66,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _start(args: argparse.Namespace) -> int:
-    from nanoadmin.app import create_app
-    from nanoadmin.model.mock import generate_mock_clients
-    from nanoadmin.model.scenario import demo_scenario, load_scenario
-    from nanoadmin.server import serve
     from nanoadmin.settings import load_settings
 
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Settings first: a bad config fails before the HTTP stack is even imported.
     settings = load_settings(args.conf, old_conf=args.old_conf, port=args.port)
+
+    from nanoadmin.app import create_app
+    from nanoadmin.model.mock import generate_mock_clients
+    from nanoadmin.model.scenario import demo_scenario, load_scenario
+    from nanoadmin.server import serve
+
     if args.scenario:
         scenario = load_scenario(Path(args.scenario))
     elif args.mock_clients is not None:

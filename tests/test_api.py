@@ -406,3 +406,15 @@ async def test_bad_bodies_get_a_code_never_a_500(
             assert isinstance(reply.get("code"), int), body[:40]
             if response.status == 400:
                 assert reply["code"] in (107, 108, 109, 111, 117), body[:40]
+
+
+async def test_prometheus_is_valid_exposition(basic_client: Client) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = await basic_client.get("/api/v4/prometheus", headers=AUTH)
+    text = await response.text()
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    assert len(families) == 15
+    assert families["nanomq_connections_count"].type == "gauge"
+    assert families["nanomq_messages_received"].type == "counter"
+    assert families["nanomq_sessions_count"].samples[0].value == 2
