@@ -93,11 +93,11 @@ def _start(args: argparse.Namespace) -> int:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    from nanoadmin.auth import make_strategy
+    from nanoadmin.runtime import load
     from nanoadmin.settings import describe_settings, load_settings
 
     settings = load_settings(args.conf, old_conf=args.old_conf)
-    make_strategy(settings.http_server)
+    load(settings, scenario=None)  # exactly what start builds: keys, live config, rules
     print(describe_settings(settings))
     return EXIT_OK
 

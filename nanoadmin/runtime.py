@@ -11,6 +11,8 @@ from dataclasses import dataclass, replace
 
 from nanoadmin.auth import AuthStrategy, make_strategy
 from nanoadmin.config import ConfigError
+from nanoadmin.config.errors import key_location
+from nanoadmin.config.values import ValueProblem
 from nanoadmin.inflight import InFlight
 from nanoadmin.model import BrokerModel
 from nanoadmin.model.live_config import LiveConfig
@@ -47,9 +49,12 @@ def http_server_view(http: HttpServerSettings) -> dict[str, object]:
 def load(settings: Settings, scenario: Scenario | None) -> Loaded:
     """Build strategy, live config and rules; ConfigError (and nothing else) when they cannot."""
     strategy = make_strategy(settings.http_server)
-    config = LiveConfig(
-        settings.tree, path=settings.path, http_server=http_server_view(settings.http_server)
-    )
+    try:
+        config = LiveConfig(
+            settings.tree, path=settings.path, http_server=http_server_view(settings.http_server)
+        )
+    except ValueProblem as problem:
+        raise ConfigError(f"{key_location(settings.path, problem.key)}: {problem}") from None
     for bridge in scenario.bridges if scenario is not None else ():
         config.bridges.add(str(bridge["name"]), {k: v for k, v in bridge.items() if k != "name"})
     rules_block = settings.tree.get("rules")
@@ -120,10 +125,12 @@ class Runtime:
         # NanoMQ shows no_auth as "basic"; re-posting that view must not turn auth on.
         if auth_type not in AUTH_TYPES or (auth_type == "basic" and current.auth_type == "no_auth"):
             auth_type = current.auth_type
+        port = section["port"]
+        assert isinstance(port, int)
         http = replace(
             current,
             enable=bool(section["enable"]),
-            port=int(section["port"]),  # type: ignore[call-overload]
+            port=port,
             username=str(section["username"]),
             password=str(section["password"]),
             auth_type=auth_type,

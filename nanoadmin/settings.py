@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from nanoadmin.config import ConfigError, ConfigFormat, load_tree
 from nanoadmin.config.errors import key_location
@@ -23,6 +23,7 @@ from nanoadmin.config.values import (
 
 logger = logging.getLogger("nanoadmin.settings")
 
+R = TypeVar("R")
 AuthType = Literal["basic", "jwt", "no_auth"]
 AUTH_TYPES: tuple[AuthType, ...] = ("basic", "jwt", "no_auth")
 DEFAULT_CONF_PATH = Path("conf/nanomq.conf")
@@ -80,6 +81,18 @@ def _auth_type(key: str, value: object) -> AuthType:
     return text
 
 
+def _limit_conn(key: str, value: object) -> int:
+    return integer(key, value, minimum=1, maximum=100_000)
+
+
+def _max_body(key: str, value: object) -> int:
+    return max(1, byte_size(key, value))
+
+
+def _cache_size(key: str, value: object) -> int:
+    return integer(key, value, maximum=10_000_000)
+
+
 def _resolve(base: Path | None, name: str) -> Path:
     path = Path(name).expanduser()
     return path if path.is_absolute() or base is None else base.parent / path
@@ -95,48 +108,27 @@ def http_server_from_tree(
     if not isinstance(section, Mapping):
         raise ValueProblem("http_server", section, "a block of settings")
 
-    def get(name: str) -> object | None:
-        return lookup(section, name)
+    def read(name: str, reader: Callable[[str, object], R], default: R) -> R:
+        raw = lookup(section, name)
+        return default if raw is None else reader(f"http_server.{name}", raw)
 
-    enable = True
-    if fmt == "kv":
-        raw = get("enable")
-        enable = boolean("http_server.enable", raw) if raw is not None else False
-    keyfiles_raw = get("jwt.public.keyfile")
-    keyfiles = (
-        tuple(
-            _resolve(base, name)
-            for name in string_list("http_server.jwt.public.keyfile", keyfiles_raw)
-        )
-        if keyfiles_raw is not None
-        else ()
-    )
-    cache_raw = get("jwt.token_cache_size")
-    values: dict[str, object] = {
-        "enable": enable,
-        "jwt": JwtSettings(
-            public_keyfiles=keyfiles,
-            token_cache_size=(
-                integer("http_server.jwt.token_cache_size", cache_raw, maximum=10_000_000)
-                if cache_raw is not None
-                else DEFAULT_TOKEN_CACHE_SIZE
-            ),
+    defaults = HttpServerSettings()
+    keyfiles: list[str] = read("jwt.public.keyfile", string_list, [])
+    return HttpServerSettings(
+        # HOCON: the block's presence enables the server; KV: http_server.enable, default off.
+        enable=read("enable", boolean, False) if fmt == "kv" else True,
+        port=read("port", _port, defaults.port),
+        ip_addr=read("ip_addr", string, defaults.ip_addr),
+        limit_conn=read("limit_conn", _limit_conn, defaults.limit_conn),
+        max_body=read("max_body", _max_body, defaults.max_body),
+        username=read("username", string, defaults.username),
+        password=read("password", string, defaults.password),
+        auth_type=read("auth_type", _auth_type, defaults.auth_type),
+        jwt=JwtSettings(
+            public_keyfiles=tuple(_resolve(base, name) for name in keyfiles),
+            token_cache_size=read("jwt.token_cache_size", _cache_size, DEFAULT_TOKEN_CACHE_SIZE),
         ),
-    }
-    readers = {
-        "port": _port,
-        "ip_addr": string,
-        "limit_conn": lambda k, v: integer(k, v, minimum=1, maximum=100_000),
-        "max_body": lambda k, v: max(1, byte_size(k, v)),
-        "username": string,
-        "password": string,
-        "auth_type": _auth_type,
-    }
-    for name, read in readers.items():
-        raw = get(name)
-        if raw is not None:
-            values[name] = read(f"http_server.{name}", raw)
-    return HttpServerSettings(**values)  # type: ignore[arg-type]
+    )
 
 
 # NanoMQ reads these before the file, so the file overrides them.

@@ -215,3 +215,43 @@ def test_unknown_keys_are_kept(tmp_path: Path) -> None:
     conf.write_text('http_server { port = 8081 }\nplugin { libs = [{path = "/p.so"}] }\n')
     fmt, tree = load_tree(conf)
     assert fmt == "hocon" and lookup(tree, "plugin.libs") == [{"path": "/p.so"}]
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("mqtt {\n  max_packet_size = lots\n}\n", "mqtt.max_packet_size"),
+        ("mqtt {\n  retry_interval = never\n}\n", "mqtt.retry_interval"),
+        ("auth {\n  allow_anonymous = perhaps\n}\n", "auth.allow_anonymous"),
+        ("sqlite {\n  disk_cache_size = big\n}\n", "sqlite.disk_cache_size"),
+    ],
+)
+def test_bad_values_outside_http_server_fail_at_load(tmp_path: Path, text: str, key: str) -> None:
+    from nanoadmin.runtime import load
+
+    conf = tmp_path / "bad.conf"
+    conf.write_text("http_server { port = 8081 }\n" + text)
+    settings = load_settings(str(conf), environ={})
+    with pytest.raises(ConfigError) as caught:
+        load(settings, scenario=None)
+    assert f"{conf}:3: {key} has value" in caught.value.message
+
+
+def test_both_nanomq_fixtures_build_the_live_configuration() -> None:
+    from nanoadmin.runtime import load
+
+    for name in ("nanomq.conf", "nanomq_old.conf"):
+        loaded = load(load_settings(str(NANOMQ_ETC / name), environ={}), scenario=None)
+        basic = loaded.config.section("basic")
+        assert isinstance(basic, dict) and basic["property_size"] == 32, name
+    old = load(load_settings(str(NANOMQ_ETC / "nanomq_old.conf"), environ={}), scenario=None)
+    basic = old.config.section("basic")
+    assert isinstance(basic, dict)
+    assert (basic["url"], basic["max_packet_size"], basic["msq_len"], basic["qos_duration"]) == (
+        "nmq-tcp://0.0.0.0:1883",
+        10240,
+        2048,
+        10,
+    )
+    assert basic["keepalive_backoff"] == 1250.0  # KV's atof, as NanoMQ reads it
+    assert old.config.bridges.names() == ["emqx"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from aiohttp import web
 
 from nanoadmin.api.routing import RouteMatch
 from nanoadmin.errors import CLIENT_IS_OFFLINE, BadParameter, CodedError, json_response
 from nanoadmin.keys import RUNTIME_KEY
-from nanoadmin.model import Page
+from nanoadmin.model import Client, Page, Subscription
 
 CLIENT_ID_KEYS = ("clientid", "client_id")
 PAGING_KEYS = ("_page", "_limit")
@@ -32,10 +34,10 @@ def paging(query: dict[str, str]) -> tuple[int, int] | None:
     return page, limit
 
 
-def paged_body(page: Page[object]) -> dict[str, object]:
+def paged_body(page: Page[Client] | Page[Subscription]) -> dict[str, object]:
     return {
         "code": 0,
-        "data": [item.as_json() for item in page.items],  # type: ignore[attr-defined]
+        "data": [item.as_json() for item in page.items],
         "meta": {
             "page": page.page,
             "limit": page.limit,
@@ -45,28 +47,39 @@ def paged_body(page: Page[object]) -> dict[str, object]:
     }
 
 
-def client_filters(query: dict[str, str]) -> dict[str, object]:
+class ClientFilters(TypedDict, total=False):
+    client_id: str
+    username: str
+    conn_state: str
+    clean_start: bool
+    proto_name: str
+    proto_ver: int
+
+
+def client_filters(query: dict[str, str]) -> ClientFilters:
     """NanoMQ 0.24.14+'s /clients query: known keys checked, anything else is 400 code 108."""
-    filters: dict[str, object] = {}
+    filters: ClientFilters = {}
     for key, value in query.items():
         if key in CLIENT_ID_KEYS:
             filters["client_id"] = value
-        elif key in ("username", "proto_name"):
-            filters[key] = value
+        elif key == "username":
+            filters["username"] = value
+        elif key == "proto_name":
+            filters["proto_name"] = value
         elif key == "conn_state":
             if value.lower() not in ("connected", "disconnected"):
                 raise BadParameter(
                     f"conn_state has value {value!r}. Expected connected or disconnected"
                 )
-            filters[key] = value.lower()
+            filters["conn_state"] = value.lower()
         elif key == "clean_start":
             if value.lower() not in ("true", "false"):
                 raise BadParameter(f"clean_start has value {value!r}. Expected true or false")
-            filters[key] = value.lower() == "true"
+            filters["clean_start"] = value.lower() == "true"
         elif key == "proto_ver":
             if value not in ("3", "4", "5"):
                 raise BadParameter(f"proto_ver has value {value!r}. Expected 3, 4 or 5")
-            filters[key] = int(value)
+            filters["proto_ver"] = int(value)
         elif key not in PAGING_KEYS:
             raise BadParameter(f"unknown query parameter {key!r}")
     return filters
@@ -82,9 +95,9 @@ async def list_clients(request: web.Request, match: RouteMatch) -> web.StreamRes
     broker = request.app[RUNTIME_KEY].broker
     pages = paging(query)
     if pages is not None:
-        page = broker.clients_page(page=pages[0], limit=pages[1], **filters)  # type: ignore[arg-type]
-        return json_response(paged_body(page))  # type: ignore[arg-type]
-    clients = broker.find_clients(**filters)  # type: ignore[arg-type]
+        page = broker.clients_page(page=pages[0], limit=pages[1], **filters)
+        return json_response(paged_body(page))
+    clients = broker.find_clients(**filters)
     return json_response({"code": 0, "data": [client.as_json() for client in clients]})
 
 
@@ -101,7 +114,7 @@ async def list_subscriptions(request: web.Request, match: RouteMatch) -> web.Str
     pages = paging(match.query)
     if pages is not None:
         page = broker.subscriptions_page(page=pages[0], limit=pages[1], client_id=client_id)
-        return json_response(paged_body(page))  # type: ignore[arg-type]
+        return json_response(paged_body(page))
     subscriptions = broker.subscriptions(client_id)
     return json_response({"code": 0, "data": [s.as_json() for s in subscriptions]})
 

@@ -6,9 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from nanoadmin.config.values import ValueProblem, boolean, duration_seconds, integer
+from nanoadmin.model.secrets import masked
 from nanoadmin.model.topics import filter_matches
-
-MASK = "******"
 
 TLS_KEYS = (
     "enable",
@@ -188,7 +187,8 @@ class BridgeTable:
     def names(self) -> list[str]:
         return list(self._nodes)
 
-    def nodes(self, name: str | None = None, *, mask: bool = True) -> list[dict[str, object]]:
+    def nodes(self, name: str | None = None) -> list[object]:
+        """Rendered nodes, all or the named one, secrets masked."""
         chosen = (
             self._nodes.values()
             if name is None
@@ -196,7 +196,7 @@ class BridgeTable:
             if name in self._nodes
             else []
         )
-        return [_render(node, mask) for node in chosen]
+        return [masked(node) for node in chosen]
 
     def replace(self, name: str, body: Mapping[str, object]) -> None:
         """PUT /bridges/{name}: 108 without the name key, 115 for an unknown bridge."""
@@ -265,20 +265,3 @@ class BridgeTable:
             for name, node in self._nodes.items()
             if node["enable"]
         ]
-
-
-def _render(node: dict[str, object], mask: bool) -> dict[str, object]:
-    connector = dict(node["connector"])  # type: ignore[call-overload]
-    tls = dict(node["tls"])  # type: ignore[call-overload]
-    if mask:
-        if connector.get("password") is not None:
-            connector["password"] = MASK
-        for secret in ("key", "key_password"):
-            if tls.get(secret) is not None:
-                tls[secret] = MASK
-    rendered = dict(node)
-    rendered["connector"] = connector
-    rendered["forwards"] = [dict(f) for f in node["forwards"]]  # type: ignore[attr-defined]
-    rendered["subscription"] = [dict(s) for s in node["subscription"]]  # type: ignore[attr-defined]
-    rendered["tls"] = tls
-    return rendered

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeGuard, TypeVar
 
 from nanoadmin.config.values import (
-    ValueProblem,
     boolean,
     byte_size,
     duration_seconds,
@@ -16,7 +16,8 @@ from nanoadmin.config.values import (
     lookup,
     number,
 )
-from nanoadmin.model.bridges import MASK, BridgeTable, empty_tls, tls_from
+from nanoadmin.model.bridges import BridgeTable, empty_tls, tls_from
+from nanoadmin.model.secrets import masked
 
 SECTIONS = ("basic", "tls", "auth", "auth_http", "websocket", "http_server", "sqlite", "bridge")
 HTTP_PARAMS = (
@@ -39,13 +40,22 @@ def _float32(value: float) -> float:
     return float(struct.unpack("f", struct.pack("f", value))[0])
 
 
-def _read(reader: object, key: str, value: object, default: object) -> object:
-    if value is None:
-        return default
-    try:
-        return reader(key, value)  # type: ignore[operator]
-    except ValueProblem:
-        return default
+R = TypeVar("R")
+
+
+def _value(read: Callable[[str, object], R], tree: Mapping[str, object], key: str, default: R) -> R:
+    """The value at ``key`` read by ``read`` (ValueProblem if malformed), or ``default``."""
+    value = lookup(tree, key)
+    return default if value is None else read(key, value)
+
+
+def _seconds(key: str, value: object) -> int:
+    return int(duration_seconds(key, value))
+
+
+def _threads(default: int) -> Callable[[str, object], int]:
+    # NanoMQ: 0 (the KV file's default) means "two per CPU".
+    return lambda key, value: integer(key, value) or default
 
 
 def _pem(base: Path | None, value: object) -> str | None:
@@ -72,6 +82,7 @@ class LiveConfig:
     def __init__(
         self, tree: Mapping[str, object], *, path: Path | None, http_server: Mapping[str, object]
     ) -> None:
+        """Raises ValueProblem, naming the dotted key, for a malformed value."""
         self.basic = self._basic(tree)
         self.tls = self._tls(tree, path)
         self.auth = self._auth(tree)
@@ -80,50 +91,31 @@ class LiveConfig:
         self.http_server = dict(http_server)
         self.sqlite = self._sqlite(tree)
         self.bridges = BridgeTable.from_tree(tree)
-        self.enable_mqtt_stream = bool(
-            _read(boolean, "parquet.enable", lookup(tree, "parquet.enable"), False)
-        )
+        self.enable_mqtt_stream = _value(boolean, tree, "parquet.enable", False)
 
     @staticmethod
     def _basic(tree: Mapping[str, object]) -> dict[str, object]:
         threads = 2 * (os.cpu_count() or 1)
-        listeners = lookup(tree, "listeners")
-        if listeners is None:
+        if lookup(tree, "listeners") is None:
             url: str | None = "nmq-tcp://0.0.0.0:1883"
         else:
             url = _address("nmq-tcp://", lookup(tree, "listeners.tcp"))
-        packet = _read(
-            byte_size, "mqtt.max_packet_size", lookup(tree, "mqtt.max_packet_size"), 10240 * 1024
-        )
-        client_packet = _read(
-            byte_size,
-            "mqtt.client_max_packet_size",
-            lookup(tree, "mqtt.client_max_packet_size"),
-            packet,
-        )
-        positive = lambda key, value: integer(key, value, minimum=1)  # noqa: E731
+        packet = _value(byte_size, tree, "mqtt.max_packet_size", 10240 * 1024)
+        client_packet = _value(byte_size, tree, "mqtt.client_max_packet_size", packet)
         return {
             "url": url,
-            "num_taskq_thread": _read(
-                positive, "", lookup(tree, "system.num_taskq_thread"), threads
-            ),
-            "max_taskq_thread": _read(
-                positive, "", lookup(tree, "system.max_taskq_thread"), threads
-            ),
-            "parallel": _read(positive, "", lookup(tree, "system.parallel"), threads),
-            "property_size": _read(integer, "", lookup(tree, "mqtt.property_size"), 32),
-            "daemon": _read(boolean, "", lookup(tree, "system.daemon"), False),
-            "max_packet_size": int(packet) // 1024,  # type: ignore[call-overload]
-            "client_max_packet_size": int(client_packet) // 1024,  # type: ignore[call-overload]
-            "msq_len": _read(integer, "", lookup(tree, "mqtt.max_mqueue_len"), 1024),
-            "qos_duration": int(
-                _read(duration_seconds, "", lookup(tree, "mqtt.retry_interval"), 10)
-            ),  # type: ignore[call-overload]
-            "keepalive_backoff": _float32(
-                float(_read(number, "", lookup(tree, "mqtt.keepalive_multiplier"), 1.5))  # type: ignore[arg-type]
-            ),
-            "allow_anonymous": _read(boolean, "", lookup(tree, "auth.allow_anonymous"), True),
-            "ipc_internal": _read(boolean, "", lookup(tree, "system.enable_ipc_internal"), True),
+            "num_taskq_thread": _value(_threads(threads), tree, "system.num_taskq_thread", threads),
+            "max_taskq_thread": _value(_threads(threads), tree, "system.max_taskq_thread", threads),
+            "parallel": _value(_threads(threads), tree, "system.parallel", threads),
+            "property_size": _value(integer, tree, "mqtt.property_size", 32),
+            "daemon": _value(boolean, tree, "system.daemon", False),
+            "max_packet_size": packet // 1024,
+            "client_max_packet_size": client_packet // 1024,
+            "msq_len": _value(integer, tree, "mqtt.max_mqueue_len", 1024),
+            "qos_duration": _value(_seconds, tree, "mqtt.retry_interval", 10),
+            "keepalive_backoff": _float32(_value(number, tree, "mqtt.keepalive_multiplier", 1.5)),
+            "allow_anonymous": _value(boolean, tree, "auth.allow_anonymous", True),
+            "ipc_internal": _value(boolean, tree, "system.enable_ipc_internal", True),
         }
 
     @staticmethod
@@ -131,16 +123,17 @@ class LiveConfig:
         tls = empty_tls()
         ssl = lookup(tree, "listeners.ssl")
         if isinstance(ssl, Mapping):
-            has_bind = isinstance(ssl.get("bind"), str)
-            tls["enable"] = _read(boolean, "", ssl.get("enable"), has_bind)
-            tls["url"] = _address("tls+nmq-tcp://", ssl)
             key_password = ssl.get("key_password")
+            tls["enable"] = _value(boolean, tree, "listeners.ssl.enable", "bind" in ssl)
+            tls["url"] = _address("tls+nmq-tcp://", ssl)
             tls["key_password"] = key_password if isinstance(key_password, str) else None
             tls["key"] = _pem(path, ssl.get("keyfile"))
             tls["cert"] = _pem(path, ssl.get("certfile"))
             tls["cacert"] = _pem(path, ssl.get("cacertfile"))
-            tls["verify_peer"] = _read(boolean, "", ssl.get("verify_peer"), False)
-            tls["fail_if_no_peer_cert"] = _read(boolean, "", ssl.get("fail_if_no_peer_cert"), False)
+            tls["verify_peer"] = _value(boolean, tree, "listeners.ssl.verify_peer", False)
+            tls["fail_if_no_peer_cert"] = _value(
+                boolean, tree, "listeners.ssl.fail_if_no_peer_cert", False
+            )
         return tls
 
     @staticmethod
@@ -149,24 +142,22 @@ class LiveConfig:
         if not isinstance(passwords, Mapping):
             return []
         return [
-            {"login": str(login), "password": str(password)}
-            for login, password in passwords.items()
+            {"login": str(user), "password": str(password)} for user, password in passwords.items()
         ]
 
     @staticmethod
     def _auth_http(tree: Mapping[str, object]) -> dict[str, object]:
-        block = lookup(tree, "auth.http_auth")
-        present = isinstance(block, Mapping)
-        block = block if isinstance(block, Mapping) else {}
+        base = "auth.http_auth"
+        block = lookup(tree, base)
 
         def request(name: str) -> dict[str, object]:
-            req = block.get(name)
+            req = lookup(tree, f"{base}.{name}")
             req = req if isinstance(req, Mapping) else {}
-            headers = req.get("headers")
-            params = req.get("params")
+            url, method = req.get("url"), req.get("method")
+            headers, params = req.get("headers"), req.get("params")
             return {
-                "url": req.get("url") if isinstance(req.get("url"), str) else None,
-                "method": req.get("method") if isinstance(req.get("method"), str) else None,
+                "url": url if isinstance(url, str) else None,
+                "method": method if isinstance(method, str) else None,
                 "headers": {str(k): str(v) for k, v in headers.items()}
                 if isinstance(headers, Mapping)
                 else {},
@@ -175,11 +166,11 @@ class LiveConfig:
             }
 
         return {
-            "enable": _read(boolean, "", block.get("enable"), present),
-            "timeout": int(_read(duration_seconds, "", block.get("timeout"), 5)),  # type: ignore[call-overload]
-            "connect_timeout": int(_read(duration_seconds, "", block.get("connect_timeout"), 5)),  # type: ignore[call-overload]
-            "pool_size": _read(integer, "", block.get("pool_size"), 32),
-            "cache_ttl": int(_read(duration_seconds, "", block.get("cache_ttl"), 0)),  # type: ignore[call-overload]
+            "enable": _value(boolean, tree, f"{base}.enable", isinstance(block, Mapping)),
+            "timeout": _value(_seconds, tree, f"{base}.timeout", 5),
+            "connect_timeout": _value(_seconds, tree, f"{base}.connect_timeout", 5),
+            "pool_size": _value(integer, tree, f"{base}.pool_size", 32),
+            "cache_ttl": _value(_seconds, tree, f"{base}.cache_ttl", 0),
             "auth_req": request("auth_req"),
             "acl_req": request("acl_req"),
             "super_req": request("super_req"),
@@ -187,31 +178,27 @@ class LiveConfig:
 
     @staticmethod
     def _websocket(tree: Mapping[str, object]) -> dict[str, object]:
-        listeners = lookup(tree, "listeners")
         ws, wss = lookup(tree, "listeners.ws"), lookup(tree, "listeners.wss")
-        ws_enable = isinstance(ws, Mapping) and _read(boolean, "", ws.get("enable"), True)
-        # NanoMQ quirk: tls_enable is true whenever a listeners block exists.
-        tls_enable = _read(
-            boolean, "", lookup(tree, "listeners.wss.enable"), isinstance(listeners, Mapping)
-        )
+        has_listeners = isinstance(lookup(tree, "listeners"), Mapping)
         return {
-            "enable": bool(ws_enable),
-            "tls_enable": tls_enable,
+            "enable": isinstance(ws, Mapping)
+            and _value(boolean, tree, "listeners.ws.enable", True),
+            # NanoMQ quirk: tls_enable is true whenever a listeners block exists.
+            "tls_enable": _value(boolean, tree, "listeners.wss.enable", has_listeners),
             "url": _address("nmq-ws://", ws),
             "tls_url": _address("nmq-wss://", wss),
         }
 
     @staticmethod
     def _sqlite(tree: Mapping[str, object]) -> dict[str, object]:
-        block = lookup(tree, "sqlite")
-        present = isinstance(block, Mapping)
-        block = block if isinstance(block, Mapping) else {}
-        path = block.get("mounted_file_path")
+        path = lookup(tree, "sqlite.mounted_file_path")
         return {
-            "enable": _read(boolean, "", block.get("enable"), present),
-            "disk_cache_size": _read(integer, "", block.get("disk_cache_size"), 102400),
-            "flush_mem_threshold": _read(integer, "", block.get("flush_mem_threshold"), 100),
-            "resend_interval": _read(integer, "", block.get("resend_interval"), 0),
+            "enable": _value(
+                boolean, tree, "sqlite.enable", isinstance(lookup(tree, "sqlite"), Mapping)
+            ),
+            "disk_cache_size": _value(integer, tree, "sqlite.disk_cache_size", 102400),
+            "flush_mem_threshold": _value(integer, tree, "sqlite.flush_mem_threshold", 100),
+            "resend_interval": _value(integer, tree, "sqlite.resend_interval", 0),
             "mounted_file_path": path if isinstance(path, str) else None,
         }
 
@@ -219,38 +206,18 @@ class LiveConfig:
 
     def section(self, name: str) -> object:
         """One section as GET /configuration renders it, secrets masked (difference D6)."""
-        if name == "basic":
-            return dict(self.basic)
-        if name == "tls":
-            tls = dict(self.tls)
-            for secret in ("key", "key_password"):
-                if tls[secret] is not None:
-                    tls[secret] = MASK
-            return tls
-        if name == "auth":
-            return [{"login": entry["login"], "password": MASK} for entry in self.auth]
-        if name == "auth_http":
-            rendered = dict(self.auth_http)
-            for req in ("auth_req", "acl_req", "super_req"):
-                item = dict(rendered[req])  # type: ignore[call-overload]
-                tls = dict(item["tls"])
-                for secret in ("key", "key_password"):
-                    if tls[secret] is not None:
-                        tls[secret] = MASK
-                item["tls"] = tls
-                rendered[req] = item
-            return rendered
-        if name == "websocket":
-            return dict(self.websocket)
-        if name == "http_server":
-            http = dict(self.http_server)
-            http["password"] = MASK
-            return http
-        if name == "sqlite":
-            return dict(self.sqlite)
+        sections: dict[str, object] = {
+            "basic": self.basic,
+            "tls": self.tls,
+            "auth": self.auth,
+            "auth_http": self.auth_http,
+            "websocket": self.websocket,
+            "http_server": self.http_server,
+            "sqlite": self.sqlite,
+        }
         if name == "bridge":
             return {"nodes": self.bridges.nodes()}
-        raise KeyError(name)
+        return masked(sections[name])
 
     def render(self) -> dict[str, object]:
         return {name: self.section(name) for name in SECTIONS}
@@ -282,7 +249,7 @@ class LiveConfig:
         self._apply_numbers(self.basic, data, numbers)
         backoff = data.get("keepalive_backoff")
         if _is_number(backoff):
-            self.basic["keepalive_backoff"] = _float32(float(backoff))  # type: ignore[arg-type]
+            self.basic["keepalive_backoff"] = _float32(backoff)
         if isinstance(data.get("allow_anonymous"), bool):
             self.basic["allow_anonymous"] = data["allow_anonymous"]
 
@@ -292,8 +259,8 @@ class LiveConfig:
     ) -> None:
         for key in keys:
             value = data.get(key)
-            if _is_number(value) and 0 <= value <= 2**32 - 1:  # type: ignore[operator]
-                target[key] = int(value)  # type: ignore[call-overload]
+            if _is_number(value) and 0 <= value <= 2**32 - 1:
+                target[key] = int(value)
 
     @staticmethod
     def _apply_types(
@@ -324,8 +291,9 @@ class LiveConfig:
                 "client_max_packet_size",
             ),
         )
-        if _is_number(data.get("keepalive_backoff")):
-            self.basic["keepalive_backoff"] = _float32(float(data["keepalive_backoff"]))  # type: ignore[arg-type]
+        backoff = data.get("keepalive_backoff")
+        if _is_number(backoff):
+            self.basic["keepalive_backoff"] = _float32(backoff)
 
     def apply_tls(self, data: Mapping[str, object]) -> None:
         renamed = dict(data)
@@ -365,8 +333,8 @@ class LiveConfig:
         updated = dict(self.http_server)
         self._apply_types(updated, data, {"enable": bool, "username": str, "password": str})
         port = data.get("port")
-        if _is_number(port) and 1 <= port <= 65535:  # type: ignore[operator]
-            updated["port"] = int(port)  # type: ignore[call-overload]
+        if _is_number(port) and 1 <= port <= 65535:
+            updated["port"] = int(port)
         if data.get("auth_type") in ("basic", "jwt"):
             updated["auth_type"] = data["auth_type"]
         return updated
@@ -378,5 +346,5 @@ class LiveConfig:
         )
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and value == value
