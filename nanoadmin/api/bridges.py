@@ -8,9 +8,15 @@ from aiohttp import web
 
 from nanoadmin.api.bodies import json_body
 from nanoadmin.api.routing import RouteMatch
-from nanoadmin.errors import BadRequestBody, CodedError, json_response
+from nanoadmin.errors import (
+    ILLEGAL_SUBJECT,
+    REQ_PARAM_ERROR,
+    BadRequestBody,
+    CodedError,
+    json_response,
+)
 from nanoadmin.keys import RUNTIME_KEY
-from nanoadmin.model.bridges import BridgeError, BridgeTable
+from nanoadmin.model.bridges import BridgeNotFound, BridgeRequestInvalid, BridgeTable
 
 OK = {"code": 0}
 
@@ -19,11 +25,12 @@ def _table(request: web.Request) -> BridgeTable:
     return request.app[RUNTIME_KEY].config.bridges
 
 
-def _refused(error: BridgeError) -> web.StreamResponse:
-    if error.status == 204:
-        # NanoMQ answers an unknown bridge's switch with 204, whose body HTTP never carries.
-        return web.Response(status=204)
-    raise CodedError(error.status, error.code, error.message)
+def _not_found(error: BridgeNotFound, status: int, code: int) -> CodedError:
+    return CodedError(status, code, error.message)
+
+
+def _invalid(error: BridgeRequestInvalid) -> CodedError:
+    return CodedError(400, REQ_PARAM_ERROR, error.message)
 
 
 async def get_bridges(request: web.Request, match: RouteMatch) -> web.StreamResponse:
@@ -35,16 +42,18 @@ async def put_bridge(request: web.Request, match: RouteMatch) -> web.StreamRespo
     body = await json_body(request, dict)
     try:
         _table(request).replace(match.params["name"], body)
-    except BridgeError as error:
-        return _refused(error)
+    except BridgeRequestInvalid as error:
+        raise _invalid(error) from None
+    except BridgeNotFound as error:
+        raise _not_found(error, 404, ILLEGAL_SUBJECT) from None
     return json_response(OK)
 
 
 async def delete_bridge(request: web.Request, match: RouteMatch) -> web.StreamResponse:
     try:
         _table(request).delete(match.params["name"])
-    except BridgeError as error:
-        return _refused(error)
+    except BridgeNotFound as error:
+        raise _not_found(error, 404, ILLEGAL_SUBJECT) from None
     return json_response(OK)
 
 
@@ -62,8 +71,11 @@ async def switch_bridge(request: web.Request, match: RouteMatch) -> web.StreamRe
     try:
         switch = data.get("bridge_switch") if isinstance(data, Mapping) else None
         _table(request).switch(match.params["name"], switch)
-    except BridgeError as error:
-        return _refused(error)
+    except BridgeRequestInvalid as error:
+        raise _invalid(error) from None
+    except BridgeNotFound:
+        # NanoMQ answers an unknown bridge's switch with 204, whose body HTTP never carries.
+        return web.Response(status=204)
     return json_response(OK)
 
 
@@ -71,8 +83,8 @@ async def subscribe_bridge(request: web.Request, match: RouteMatch) -> web.Strea
     data = await _data(request)
     try:
         _table(request).subscribe(match.params["name"], data.get("subscription"))
-    except BridgeError as error:
-        return _refused(error)
+    except BridgeNotFound as error:
+        raise _not_found(error, 404, REQ_PARAM_ERROR) from None
     return json_response(OK)
 
 
@@ -80,6 +92,6 @@ async def unsubscribe_bridge(request: web.Request, match: RouteMatch) -> web.Str
     data = await _data(request)
     try:
         _table(request).unsubscribe(match.params["name"], data.get("unsubscription"))
-    except BridgeError as error:
-        return _refused(error)
+    except BridgeNotFound as error:
+        raise _not_found(error, 404, REQ_PARAM_ERROR) from None
     return json_response(OK)

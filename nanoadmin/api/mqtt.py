@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
@@ -33,8 +33,8 @@ PROPERTY_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-class PublishRefused(Exception):
-    """A publish NanoMQ answers with HTTP 200 and a non-zero code."""
+class Refused(Exception):
+    """A message or (un)subscription NanoMQ answers with HTTP 200 and a non-zero code."""
 
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
@@ -49,13 +49,13 @@ def _topics(body: Mapping[str, object]) -> list[str]:
         return [topic]
     if isinstance(topics, str):
         return [part for part in topics.split(",") if part]
-    raise PublishRefused(REQ_PARAM_ERROR, "topic or topics must be a string")
+    raise Refused(REQ_PARAM_ERROR, "topic or topics must be a string")
 
 
 def _qos(body: Mapping[str, object]) -> int:
     qos = body.get("qos", 0)
     if isinstance(qos, bool) or not isinstance(qos, int | float) or qos not in (0, 1, 2):
-        raise PublishRefused(REQ_PARAM_ERROR, f"qos has value {qos!r}. Expected 0, 1 or 2")
+        raise Refused(REQ_PARAM_ERROR, f"qos has value {qos!r}. Expected 0, 1 or 2")
     return int(qos)
 
 
@@ -64,28 +64,28 @@ def _properties(body: Mapping[str, object]) -> dict[str, object] | None:
     if properties is None:
         return None
     if not isinstance(properties, dict):
-        raise PublishRefused(REQ_PARAM_ERROR, "properties must be an object")
+        raise Refused(REQ_PARAM_ERROR, "properties must be an object")
     for key, kinds in PROPERTY_TYPES.items():
         value = properties.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
-            raise PublishRefused(REQ_PARAM_ERROR, f"properties.{key} has the wrong type")
+            raise Refused(REQ_PARAM_ERROR, f"properties.{key} has the wrong type")
     return properties
 
 
 def publish_one(runtime: Runtime, body: object) -> None:
-    """Publish one message body; PublishRefused carries NanoMQ's code otherwise."""
+    """Publish one message body; Refused carries NanoMQ's code otherwise."""
     if not isinstance(body, dict):
-        raise PublishRefused(REQ_PARAM_ERROR, "each message must be a JSON object")
+        raise Refused(REQ_PARAM_ERROR, "each message must be a JSON object")
     topics = _topics(body)
     payload_text = body.get("payload")
     if not isinstance(payload_text, str):
-        raise PublishRefused(REQ_PARAM_ERROR, "payload must be a string")
+        raise Refused(REQ_PARAM_ERROR, "payload must be a string")
     retain = body.get("retain", False)
     if not isinstance(retain, bool):
-        raise PublishRefused(REQ_PARAM_ERROR, "retain must be true or false")
+        raise Refused(REQ_PARAM_ERROR, "retain must be true or false")
     client_id = body.get("clientid", HTTP_PUBLISHER_ID)
     if not isinstance(client_id, str):
-        raise PublishRefused(REQ_PARAM_ERROR, "clientid must be a string")
+        raise Refused(REQ_PARAM_ERROR, "clientid must be a string")
     qos, properties = _qos(body), _properties(body)
     payload = payload_text.encode()
     # NanoMQ's naming, the reverse of EMQX's: "encoding" encodes, "decoding" decodes.
@@ -96,24 +96,15 @@ def publish_one(runtime: Runtime, body: object) -> None:
     # Checked up front so that a list of topics is published whole or not at all.
     for topic in topics:
         if not is_valid_topic_name(topic):
-            raise PublishRefused(REQ_PARAM_ERROR, f"{topic!r} is not a valid topic name")
+            raise Refused(REQ_PARAM_ERROR, f"{topic!r} is not a valid topic name")
     for topic in topics:
         try:
             runtime.broker.publish(
                 topic, payload, qos=qos, retain=retain, client_id=client_id, properties=properties
             )
         except ModelError as exc:
-            raise PublishRefused(REQ_PARAM_ERROR, exc.message) from None
+            raise Refused(REQ_PARAM_ERROR, exc.message) from None
         runtime.config.bridges.forward(topic, len(payload))
-
-
-async def publish(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    body = await json_body(request, dict)
-    try:
-        publish_one(request.app[RUNTIME_KEY], body)
-    except PublishRefused as refused:
-        return json_response(coded_body(refused.code, refused.message))
-    return json_response({"code": 0})
 
 
 def _batch_topic(item: object) -> dict[str, object]:
@@ -124,34 +115,20 @@ def _batch_topic(item: object) -> dict[str, object]:
     return {}
 
 
-async def publish_batch(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    items = await json_body(request, list)
-    runtime = request.app[RUNTIME_KEY]
-    results = []
-    for item in items:
-        try:
-            publish_one(runtime, item)
-            code = 0
-        except PublishRefused as refused:
-            code = refused.code
-        results.append({**_batch_topic(item), "code": code})
-    return json_response({"data": results, "code": 0})
-
-
 def _subscription_change(runtime: Runtime, body: object, *, subscribe: bool) -> None:
     if not isinstance(body, dict):
-        raise PublishRefused(REQ_PARAM_ERROR, "each entry must be a JSON object")
+        raise Refused(REQ_PARAM_ERROR, "each entry must be a JSON object")
     topics = _topics(body)
     client_id = body.get("clientid")
     if not isinstance(client_id, str):
-        raise PublishRefused(REQ_PARAM_ERROR, "clientid must be a string")
+        raise Refused(REQ_PARAM_ERROR, "clientid must be a string")
     qos = _qos(body) if subscribe else 0
     broker = runtime.broker
     for topic in topics:
         if not is_valid_filter(topic):
-            raise PublishRefused(REQ_PARAM_ERROR, f"{topic!r} is not a valid topic filter")
+            raise Refused(REQ_PARAM_ERROR, f"{topic!r} is not a valid topic filter")
     if broker.get_client(client_id) is None:
-        raise PublishRefused(CLIENT_IS_OFFLINE, f"no client {client_id!r}")
+        raise Refused(CLIENT_IS_OFFLINE, f"no client {client_id!r}")
     try:
         for topic in topics:
             if subscribe:
@@ -159,45 +136,65 @@ def _subscription_change(runtime: Runtime, body: object, *, subscribe: bool) -> 
             else:
                 broker.unsubscribe(client_id, topic)
     except (ClientNotFound, ClientOffline) as exc:
-        raise PublishRefused(CLIENT_IS_OFFLINE, exc.message) from None
+        raise Refused(CLIENT_IS_OFFLINE, exc.message) from None
     except ModelError as exc:
-        raise PublishRefused(REQ_PARAM_ERROR, exc.message) from None
+        raise Refused(REQ_PARAM_ERROR, exc.message) from None
 
 
-async def _single(request: web.Request, *, subscribe: bool) -> web.StreamResponse:
+def subscribe_one(runtime: Runtime, body: object) -> None:
+    _subscription_change(runtime, body, subscribe=True)
+
+
+def unsubscribe_one(runtime: Runtime, body: object) -> None:
+    _subscription_change(runtime, body, subscribe=False)
+
+
+Apply = Callable[[Runtime, object], None]
+
+
+async def _one(request: web.Request, apply: Apply) -> web.StreamResponse:
     body = await json_body(request, dict)
     try:
-        _subscription_change(request.app[RUNTIME_KEY], body, subscribe=subscribe)
-    except PublishRefused as refused:
+        apply(request.app[RUNTIME_KEY], body)
+    except Refused as refused:
         return json_response(coded_body(refused.code, refused.message))
     return json_response({"code": 0})
 
 
-async def _batch(request: web.Request, *, subscribe: bool) -> web.StreamResponse:
+async def _many(request: web.Request, apply: Apply) -> web.StreamResponse:
+    """Each element on its own, as NanoMQ's publish_batch: ``{"topic": .., "code": ..}`` each."""
     items = await json_body(request, list)
     runtime = request.app[RUNTIME_KEY]
     results = []
     for item in items:
         try:
-            _subscription_change(runtime, item, subscribe=subscribe)
+            apply(runtime, item)
             code = 0
-        except PublishRefused as refused:
+        except Refused as refused:
             code = refused.code
         results.append({**_batch_topic(item), "code": code})
     return json_response({"data": results, "code": 0})
 
 
+async def publish(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    return await _one(request, publish_one)
+
+
+async def publish_batch(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    return await _many(request, publish_one)
+
+
 async def subscribe(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    return await _single(request, subscribe=True)
+    return await _one(request, subscribe_one)
 
 
 async def unsubscribe(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    return await _single(request, subscribe=False)
+    return await _one(request, unsubscribe_one)
 
 
 async def subscribe_batch(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    return await _batch(request, subscribe=True)
+    return await _many(request, subscribe_one)
 
 
 async def unsubscribe_batch(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    return await _batch(request, subscribe=False)
+    return await _many(request, unsubscribe_one)

@@ -6,9 +6,24 @@ from aiohttp import web
 
 from nanoadmin.api.bodies import json_body
 from nanoadmin.api.routing import RouteMatch
-from nanoadmin.errors import PLUGIN_IS_CLOSED, CodedError, coded_body, json_response
+from nanoadmin.errors import (
+    MISSING_KEY_REQUEST_PARAMES,
+    PLUGIN_IS_CLOSED,
+    REQ_PARAM_ERROR,
+    CodedError,
+    coded_body,
+    json_response,
+)
 from nanoadmin.keys import RUNTIME_KEY
-from nanoadmin.model.rules import RuleError, RuleTable, parse_rule_id
+from nanoadmin.model import ModelError
+from nanoadmin.model.rules import (
+    RuleActionUnsupported,
+    RuleNotFound,
+    RuleParamsMissing,
+    RuleRejected,
+    RuleTable,
+    parse_rule_id,
+)
 
 ENGINE_OFF = "the rule engine is off: the config has no rules block"
 
@@ -21,8 +36,18 @@ def _rules(request: web.Request) -> RuleTable | None:
     return request.app[RUNTIME_KEY].loaded.rules
 
 
-def _refused(error: RuleError) -> CodedError:
-    return CodedError(error.status, error.code, error.message)
+# NanoMQ's status and code for each refusal; an unknown rule is 107, but 108 on PUT.
+_CODES: dict[type[ModelError], int] = {
+    RuleNotFound: MISSING_KEY_REQUEST_PARAMES,
+    RuleParamsMissing: MISSING_KEY_REQUEST_PARAMES,
+    RuleActionUnsupported: PLUGIN_IS_CLOSED,
+    RuleRejected: REQ_PARAM_ERROR,
+}
+
+
+def _refused(error: ModelError, *, updating: bool = False) -> CodedError:
+    code = REQ_PARAM_ERROR if updating and isinstance(error, RuleNotFound) else _CODES[type(error)]
+    return CodedError(400, code, error.message)
 
 
 async def list_rules(request: web.Request, match: RouteMatch) -> web.StreamResponse:
@@ -38,7 +63,7 @@ async def get_rule(request: web.Request, match: RouteMatch) -> web.StreamRespons
         return _engine_off()
     try:
         return json_response({"data": rules.get(parse_rule_id(match.params["ruleid"])), "code": 0})
-    except RuleError as error:
+    except ModelError as error:
         raise _refused(error) from None
 
 
@@ -54,7 +79,7 @@ async def create_rule(request: web.Request, match: RouteMatch) -> web.StreamResp
         return _engine_off()
     try:
         return _saved(rules.create(body).as_json())
-    except RuleError as error:
+    except ModelError as error:
         raise _refused(error) from None
 
 
@@ -65,8 +90,8 @@ async def update_rule(request: web.Request, match: RouteMatch) -> web.StreamResp
         return _engine_off()
     try:
         return _saved(rules.update(parse_rule_id(match.params["ruleid"]), body).as_json())
-    except RuleError as error:
-        raise _refused(error) from None
+    except ModelError as error:
+        raise _refused(error, updating=True) from None
 
 
 async def delete_rule(request: web.Request, match: RouteMatch) -> web.StreamResponse:
@@ -75,6 +100,6 @@ async def delete_rule(request: web.Request, match: RouteMatch) -> web.StreamResp
         return _engine_off()
     try:
         rules.delete(parse_rule_id(match.params["ruleid"]))
-    except RuleError as error:
+    except ModelError as error:
         raise _refused(error) from None
     return json_response({"code": 0})

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from nanoadmin.config.values import ValueProblem, boolean, duration_seconds, integer
+from nanoadmin.model.broker import ModelError
 from nanoadmin.model.secrets import masked
 from nanoadmin.model.topics import filter_matches
 
@@ -21,14 +22,13 @@ TLS_KEYS = (
 )
 
 
-class BridgeError(Exception):
-    """A bridge request NanoMQ refuses; ``status`` and ``code`` are NanoMQ's for the case."""
+class BridgeNotFound(ModelError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no bridge named {name!r}")
 
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+
+class BridgeRequestInvalid(ModelError):
+    """A bridge request whose body lacks what NanoMQ requires."""
 
 
 def _str_or_none(value: object) -> str | None:
@@ -202,23 +202,23 @@ class BridgeTable:
         """PUT /bridges/{name}: 108 without the name key, 115 for an unknown bridge."""
         config = body.get(name)
         if not isinstance(config, Mapping):
-            raise BridgeError(400, 108, f"body must have an object under the key {name!r}")
+            raise BridgeRequestInvalid(f"body must have an object under the key {name!r}")
         if name not in self._nodes:
-            raise BridgeError(404, 115, f"no bridge named {name!r}")
+            raise BridgeNotFound(name)
         self._nodes[name] = node_from_config(name, config)
 
     def switch(self, name: str, on: object) -> None:
         if not isinstance(on, bool):
-            raise BridgeError(400, 108, "data.bridge_switch must be true or false")
+            raise BridgeRequestInvalid("data.bridge_switch must be true or false")
         node = self._nodes.get(name)
         if node is None:
-            raise BridgeError(204, 108, f"no bridge named {name!r}")
+            raise BridgeNotFound(name)
         node["enable"] = on
 
     def subscribe(self, name: str, entries: object) -> int:
         node = self._nodes.get(name)
         if node is None:
-            raise BridgeError(404, 108, f"no bridge named {name!r}")
+            raise BridgeNotFound(name)
         added = _topics(entries, qos_always=True)
         subscriptions = node["subscription"]
         assert isinstance(subscriptions, list)
@@ -232,7 +232,7 @@ class BridgeTable:
     def unsubscribe(self, name: str, entries: object) -> int:
         node = self._nodes.get(name)
         if node is None or not node["enable"]:
-            raise BridgeError(404, 108, f"no enabled bridge named {name!r}")
+            raise BridgeNotFound(name)  # NanoMQ: a disabled bridge counts as not found
         topics = {
             entry["topic"]
             for entry in (entries if isinstance(entries, list) else [])
@@ -246,7 +246,7 @@ class BridgeTable:
 
     def delete(self, name: str) -> None:
         if self._nodes.pop(name, None) is None:
-            raise BridgeError(404, 115, f"no bridge named {name!r}")
+            raise BridgeNotFound(name)
         self._counters.pop(name, None)
 
     def forward(self, topic: str, payload_size: int) -> None:

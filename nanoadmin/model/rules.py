@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from nanoadmin.model.broker import ModelError
+
 ACTIONS = ("repub", "sqlite", "mysql", "postgresql", "timescaledb")
 _REQUIRED = {
     "repub": ("topic", "address"),
@@ -31,12 +33,21 @@ _ALLOWED = {
 }
 
 
-class RuleError(Exception):
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+class RuleNotFound(ModelError):
+    def __init__(self, rule_id: int) -> None:
+        super().__init__(f"no rule with id {rule_id}")
+
+
+class RuleParamsMissing(ModelError):
+    """A rule without rawsql, actions or a required action param."""
+
+
+class RuleActionUnsupported(ModelError):
+    """An action the rule engine does not have."""
+
+
+class RuleRejected(ModelError):
+    """A rule the engine refuses: a duplicate table, unknown params, a changed action."""
 
 
 @dataclass(slots=True)
@@ -65,25 +76,23 @@ def parse_rule_id(text: str) -> int:
 
 def _action(actions: object) -> tuple[str, dict[str, object]]:
     if not isinstance(actions, list) or not actions or not isinstance(actions[0], Mapping):
-        raise RuleError(400, 107, "actions must be a list with one action object")
+        raise RuleParamsMissing("actions must be a list with one action object")
     action = actions[0]
     name = action.get("name")
     if name not in ACTIONS:
-        raise RuleError(
-            400, 111, f"unsupported action {name!r}; expected one of: {', '.join(ACTIONS)}"
+        raise RuleActionUnsupported(
+            f"unsupported action {name!r}; expected one of: {', '.join(ACTIONS)}"
         )
     assert isinstance(name, str)
     params = action.get("params", {})
     if not isinstance(params, Mapping):
-        raise RuleError(400, 107, "action params must be an object")
+        raise RuleParamsMissing("action params must be an object")
     missing = [key for key in _REQUIRED[name] if key not in params]
     if missing:
-        raise RuleError(400, 107, f"{name} action needs params: {', '.join(missing)}")
+        raise RuleParamsMissing(f"{name} action needs params: {', '.join(missing)}")
     unknown = [key for key in params if key not in _ALLOWED[name]]
     if unknown:
-        raise RuleError(
-            400, 108, f"{name} action does not take params: {', '.join(map(str, unknown))}"
-        )
+        raise RuleRejected(f"{name} action does not take params: {', '.join(map(str, unknown))}")
     return name, dict(params)
 
 
@@ -120,35 +129,35 @@ class RuleTable:
     def get(self, rule_id: int) -> dict[str, object]:
         rule = self._rules.get(rule_id)
         if rule is None:
-            raise RuleError(400, 107, f"no rule with id {rule_id}")
+            raise RuleNotFound(rule_id)
         return rule.as_json()
 
     def create(self, body: Mapping[str, object]) -> Rule:
         rawsql = body.get("rawsql")
         if not isinstance(rawsql, str) or not rawsql.strip():
-            raise RuleError(400, 107, "rawsql must be a non-empty string")
+            raise RuleParamsMissing("rawsql must be a non-empty string")
         name, params = _action(body.get("actions"))
         if name == "sqlite" and any(
             r.name == "sqlite" and r.params.get("table") == params["table"]
             for r in self._rules.values()
         ):
-            raise RuleError(400, 108, f"a sqlite rule already writes table {params['table']!r}")
+            raise RuleRejected(f"a sqlite rule already writes table {params['table']!r}")
         return self._add(name, rawsql, True, params)
 
     def update(self, rule_id: int, body: Mapping[str, object]) -> Rule:
         rule = self._rules.get(rule_id)
         if rule is None:
-            raise RuleError(400, 108, f"no rule with id {rule_id}")
+            raise RuleNotFound(rule_id)
         rawsql, enabled, actions = body.get("rawsql"), body.get("enabled"), body.get("actions")
         if rawsql is not None and (not isinstance(rawsql, str) or not rawsql.strip()):
-            raise RuleError(400, 108, "rawsql must be a non-empty string")
+            raise RuleRejected("rawsql must be a non-empty string")
         if enabled is not None and not isinstance(enabled, bool):
-            raise RuleError(400, 108, "enabled must be true or false")
+            raise RuleRejected("enabled must be true or false")
         params = rule.params
         if actions is not None:
             name, params = _action(actions)
             if name != rule.name:
-                raise RuleError(400, 108, f"a rule's action cannot change ({rule.name} to {name})")
+                raise RuleRejected(f"a rule's action cannot change ({rule.name} to {name})")
         if rawsql is not None:
             rule.rawsql = rawsql
         if enabled is not None:
@@ -158,7 +167,7 @@ class RuleTable:
 
     def delete(self, rule_id: int) -> None:
         if self._rules.pop(rule_id, None) is None:
-            raise RuleError(400, 107, f"no rule with id {rule_id}")
+            raise RuleNotFound(rule_id)
 
     def __len__(self) -> int:
         return len(self._rules)
