@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from nanoadmin.keys import IDENTITY_KEY, RUNTIME_KEY
+from nanoadmin.protocol import AppRunner
 
 logger = logging.getLogger("nanoadmin")
 SHUTDOWN_TIMEOUT = 10.0
@@ -36,7 +37,7 @@ async def serve(app: web.Application) -> None:
     """Serve until asked to stop; in-flight requests finish before this returns."""
     runtime = app[RUNTIME_KEY]
     http = runtime.settings.http_server
-    runner = web.AppRunner(
+    runner = AppRunner(
         app,
         access_log_class=AccessLogger,
         access_log=logging.getLogger("nanoadmin.access"),

@@ -222,3 +222,33 @@ def test_bad_scenario_file_exits_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     line = result.stderr.strip()
     assert "\n" not in line and "bad.toml" in line and "keepalive" in line
+
+
+def test_malformed_http_is_a_json_400_and_one_log_line() -> None:
+    secret = BASIC_ADMIN.split()[1]
+    with running_server(
+        "--conf", str(PROJECT / "conf" / "nanomq.conf"), "--log-level", "info"
+    ) as server:
+        replies = []
+        for data in (
+            b"GARBAGE\r\n\r\n",
+            b"GET /api/v4 HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+            f"GET /api/v4 HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {secret}\x01\r\n\r\n".encode(),
+            b"GET /api/v4 HTTP/3.0\r\nHost: x\r\n\r\n",
+        ):
+            with socket.create_connection(("127.0.0.1", server.port)) as sock:
+                sock.sendall(data)
+                reply = b""
+                while chunk := sock.recv(65536):
+                    reply += chunk
+            replies.append(reply)
+        server.process.send_signal(signal.SIGTERM)
+        _, stderr = server.process.communicate(timeout=10)
+    for reply in replies:
+        head, body = reply.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.0 400") or head.startswith(b"HTTP/1.1 400"), head
+        assert b"Content-Type: application/json" in head
+        assert json.loads(body)["code"] == 102
+        assert secret.encode() not in body
+    assert "Traceback" not in stderr and secret not in stderr
+    assert stderr.count("malformed HTTP request") == 4
