@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
 
 from nanoadmin.auth import AuthStrategy, make_strategy
@@ -75,6 +75,7 @@ class Runtime:
         self.started_at = time.monotonic()
         self.stop_event = asyncio.Event()
         self.in_flight = InFlight()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def settings(self) -> Settings:
@@ -91,24 +92,24 @@ class Runtime:
     def uptime_seconds(self) -> int:
         return int(time.monotonic() - self.started_at)
 
-    def reload(self) -> None:
-        """Re-read the config file and keys; on failure keep everything and raise ConfigError."""
+    async def reload(self) -> None:
+        """Re-read the config file and keys; on failure keep everything and raise ConfigError.
+
+        Parsing runs in a thread: a large file must not stall the requests being served.
+        """
+        settings, scenario = self.settings, self.scenario
         try:
-            self.loaded = load(reload_settings(self.settings), self.scenario)
+            loaded = await asyncio.to_thread(lambda: load(reload_settings(settings), scenario))
         except ConfigError as exc:
             logger.error("reload failed, keeping the previous configuration: %s", exc)
             raise
+        self.loaded = loaded
         logger.info("reloaded %s", self.settings.path)
 
-    def reload_logged(self) -> None:
-        """SIGHUP: reload; a failure is logged and the previous state kept."""
-        with contextlib.suppress(ConfigError):
-            self.reload()
-
-    def restart(self) -> None:
+    async def restart(self) -> None:
         """What /ctrl/restart does: reload, then seed the model afresh."""
         try:
-            self.reload()
+            await self.reload()
         except ConfigError:
             return
         self.broker.clear()
@@ -117,6 +118,21 @@ class Runtime:
         self.process = ProcessUsage()
         self.started_at = time.monotonic()
         logger.info("restarted: model re-seeded with %d clients", len(self.broker))
+
+    def _spawn(self, make: Callable[[], Coroutine[None, None, None]]) -> None:
+        task = asyncio.get_running_loop().create_task(make())
+        # The loop keeps only weak references to tasks; hold one until it is done.
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def reload_logged(self) -> None:
+        """SIGHUP: reload in the background; a failure is logged and the previous state kept."""
+
+        async def reload_quietly() -> None:
+            with contextlib.suppress(ConfigError):
+                await self.reload()
+
+        self._spawn(reload_quietly)
 
     def update_http_server(self, section: Mapping[str, object]) -> None:
         """Apply a POSTed http_server section: auth changes take effect on the next request."""
@@ -146,4 +162,4 @@ class Runtime:
         asyncio.get_running_loop().call_later(delay, self.stop_event.set)
 
     def request_restart(self, delay: float = 0.1) -> None:
-        asyncio.get_running_loop().call_later(delay, self.restart)
+        asyncio.get_running_loop().call_later(delay, self._spawn, self.restart)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -38,7 +39,7 @@ async def post_reload(request: web.Request, match: RouteMatch) -> web.StreamResp
     body = await json_body(request, dict)
     runtime = request.app[RUNTIME_KEY]
     try:
-        runtime.reload()
+        await runtime.reload()
     except ConfigError as exc:
         raise CodedError(
             400, PARAMS_HOCON_FORMAT_ILLEGAL, f"reload failed, previous configuration kept: {exc}"
@@ -98,20 +99,27 @@ async def post_configuration(request: web.Request, match: RouteMatch) -> web.Str
     return json_response(OK)
 
 
+def validate_config_text(raw: bytes, path: Path | None) -> None:
+    """ConfigError unless ``raw`` is a HOCON config nanoadmin would start with."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError("body is not UTF-8 text") from None
+    if not text.strip():
+        raise ConfigError("body is empty; expected the HOCON config text")
+    folder = path.parent if path is not None else Path(".")
+    tree = parse_hocon(text, basedir=folder, source="body")
+    make_strategy(settings_from_tree(tree, fmt="hocon", base=path).http_server)
+
+
 async def config_update(request: web.Request, match: RouteMatch) -> web.StreamResponse:
     """Validate raw HOCON, then replace the config file atomically (D1, D2)."""
     runtime = request.app[RUNTIME_KEY]
     path = runtime.settings.path
     raw = await request.read()
     try:
-        text = raw.decode("utf-8")
-        if not text.strip():
-            raise ConfigError("body is empty; expected the HOCON config text")
-        folder = path.parent if path is not None else Path(".")
-        tree = parse_hocon(text, basedir=folder, source="body")
-        make_strategy(settings_from_tree(tree, fmt="hocon", base=path).http_server)
-    except UnicodeDecodeError:
-        raise CodedError(400, PARAMS_HOCON_FORMAT_ILLEGAL, "body is not UTF-8 text") from None
+        # pyhocon takes ~15 µs a byte: parse off the event loop so other requests go on.
+        await asyncio.to_thread(validate_config_text, raw, path)
     except ConfigError as exc:
         raise CodedError(400, PARAMS_HOCON_FORMAT_ILLEGAL, f"invalid config: {exc}") from None
     if path is None:
