@@ -123,8 +123,7 @@ def test_serves_the_example_config_and_logs_no_credentials(tmp_path: Path) -> No
             while chunk := sock.recv(65536):
                 reply += chunk
         assert reply.startswith(b"HTTP/1.1 200") and b'"sysdescr":"NanoMQ Broker"' in reply
-        server.process.send_signal(signal.SIGTERM)
-        _, stderr = server.process.communicate(timeout=10)
+        stderr = server.stop()
     assert server.process.returncode == 0
     assert "GET /api/v4/brokers" in stderr and "auth=basic" in stderr
     assert BASIC_ADMIN.split()[1] not in stderr and "public" not in stderr
@@ -138,8 +137,7 @@ def test_log_level_warning_hides_the_access_log() -> None:
             sock.sendall(b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             while sock.recv(65536):
                 pass
-        server.process.send_signal(signal.SIGINT)
-        _, stderr = server.process.communicate(timeout=10)
+        stderr = server.stop(signal.SIGINT)
     assert server.process.returncode == 0
     assert "/status" not in stderr
 
@@ -242,8 +240,7 @@ def test_malformed_http_is_a_json_400_and_one_log_line() -> None:
                 while chunk := sock.recv(65536):
                     reply += chunk
             replies.append(reply)
-        server.process.send_signal(signal.SIGTERM)
-        _, stderr = server.process.communicate(timeout=10)
+        stderr = server.stop()
     for reply in replies:
         head, body = reply.split(b"\r\n\r\n", 1)
         assert head.startswith(b"HTTP/1.0 400") or head.startswith(b"HTTP/1.1 400"), head

@@ -327,8 +327,7 @@ def test_failed_reload_is_logged_and_keeps_keys(tmp_path: Path, keypair: KeyPair
         )
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.status == 200
-        server.process.send_signal(signal.SIGTERM)
-        _, stderr = server.process.communicate(timeout=10)
+        stderr = server.stop()
     assert re.search(
         r"reload failed, keeping the previous configuration: .*gone\.pub.*not found", stderr
     )
