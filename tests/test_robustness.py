@@ -16,8 +16,6 @@ import json
 import os
 import random
 import re
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
@@ -29,9 +27,9 @@ import pytest
 
 from tests.conftest import (
     BASIC_ADMIN,
-    PROJECT,
     ServerProcess,
     free_port,
+    start_process,
     stop_process,
     wait_until_serving,
     write_conf,
@@ -66,23 +64,23 @@ def server(conf: Path, log: Path, *args: str) -> Iterator[ServerProcess]:
     """``nanoadmin start`` on a free loopback port, its log in a file (a pipe nobody reads
     would fill up under load and stall the server), SIGTERM on exit."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NANOMQ_")}
-    command = [sys.executable, "-m", "nanoadmin", "start", "--conf", str(conf), "-p", str(port)]
-    with log.open("a") as log_file:
-        process = subprocess.Popen(
-            [*command, "--log-level", "info", *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=log_file,
-            env=env,
-            cwd=PROJECT,
-            text=True,
+    with log.open("a+") as log_file:
+        process = start_process(
+            "start",
+            "--conf",
+            str(conf),
+            "-p",
+            str(port),
+            "--log-level",
+            "info",
+            *args,
+            log=log_file,
         )
-    try:
-        wait_until_serving(port, process)
-        yield ServerProcess(process, port)
-    finally:
-        stop_process(process)
+        try:
+            wait_until_serving(port, process)
+            yield ServerProcess(process, port, log_file)
+        finally:
+            stop_process(process)
 
 
 @dataclass

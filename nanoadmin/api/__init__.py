@@ -12,7 +12,7 @@ from nanoadmin.api.routing import (
     is_api_target,
     split_api_target,
 )
-from nanoadmin.errors import NotFound
+from nanoadmin.errors import MethodNotAllowed, NotFound
 
 __all__ = ("ROUTES", "build_router", "setup_routes")
 
@@ -59,6 +59,10 @@ ROUTES: tuple[tuple[str, str, ApiHandler], ...] = (
 )
 
 
+# Served without auth outside /api/v4, GET only.
+PUBLIC_PATHS = ("/status", "/openapi.json")
+
+
 def build_router() -> Router:
     router = Router()
     for method, pattern, handler in ROUTES:
@@ -72,6 +76,8 @@ def setup_routes(app: web.Application) -> None:
     async def dispatch(request: web.Request) -> web.StreamResponse:
         target = request.raw_path
         if not is_api_target(target):
+            if request.path in PUBLIC_PATHS:
+                raise MethodNotAllowed(request.method, ["GET"])
             raise NotFound(f"no such path: {request.path}")
         parts = split_api_target(target)
         if parts is None:
@@ -82,4 +88,5 @@ def setup_routes(app: web.Application) -> None:
 
     app.router.add_get("/status", info.status, allow_head=False)
     app.router.add_get("/openapi.json", openapi.openapi_json, allow_head=False)
-    app.router.add_route("*", "/{tail:.*}", dispatch)
+    # [\s\S], not ".": aiohttp matches the decoded path, and %0A must still reach dispatch.
+    app.router.add_route("*", r"/{tail:[\s\S]*}", dispatch)

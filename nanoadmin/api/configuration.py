@@ -13,6 +13,7 @@ from nanoadmin.api.routing import RouteMatch
 from nanoadmin.auth import make_strategy
 from nanoadmin.config import ConfigError, parse_hocon
 from nanoadmin.config.atomic import write_atomically
+from nanoadmin.config.values import ValueProblem
 from nanoadmin.errors import (
     PARAMS_HOCON_FORMAT_ILLEGAL,
     REQ_PARAM_ERROR,
@@ -24,8 +25,8 @@ from nanoadmin.errors import (
 )
 from nanoadmin.keys import RUNTIME_KEY
 from nanoadmin.model.live_config import SECTIONS, LiveConfig
-from nanoadmin.runtime import Runtime
-from nanoadmin.settings import settings_from_tree
+from nanoadmin.runtime import Runtime, http_server_view
+from nanoadmin.settings import http_server_from_tree
 
 OK = {"code": 0}
 
@@ -100,7 +101,10 @@ async def post_configuration(request: web.Request, match: RouteMatch) -> web.Str
 
 
 def validate_config_text(raw: bytes, path: Path | None) -> None:
-    """ConfigError unless ``raw`` is a HOCON config nanoadmin would start with."""
+    """ConfigError unless ``raw`` is a HOCON config nanoadmin would start with.
+
+    Messages name the key but never echo a value: it may come from an included file.
+    """
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -109,7 +113,12 @@ def validate_config_text(raw: bytes, path: Path | None) -> None:
         raise ConfigError("body is empty; expected the HOCON config text")
     folder = path.parent if path is not None else Path(".")
     tree = parse_hocon(text, basedir=folder, source="body")
-    make_strategy(settings_from_tree(tree, fmt="hocon", base=path).http_server)
+    try:
+        http = http_server_from_tree(tree, "hocon", path)
+        LiveConfig(tree, path=path, http_server=http_server_view(http))
+    except ValueProblem as problem:
+        raise ConfigError(f"body: {problem.without_value}") from None
+    make_strategy(http)
 
 
 async def config_update(request: web.Request, match: RouteMatch) -> web.StreamResponse:

@@ -43,7 +43,11 @@ def plain(value: object) -> object:
 
 
 def parse_hocon(text: str, *, basedir: Path, source: str) -> dict[str, object]:
-    """Parse HOCON text; includes resolve against ``basedir``."""
+    """Parse HOCON text; includes resolve against ``basedir``.
+
+    ``${...}`` substitutions are not resolved: NanoMQ's parser drops them, and resolving them
+    would let a posted config read environment variables back through error messages.
+    """
     pyhocon_logger = logging.getLogger("pyhocon.config_parser")
     collector = _IncludeWarnings()
     pyhocon_logger.addHandler(collector)
@@ -53,9 +57,11 @@ def parse_hocon(text: str, *, basedir: Path, source: str) -> dict[str, object]:
         with warnings.catch_warnings():
             # pyhocon still calls the deprecated Logger.warn for a missing include.
             warnings.simplefilter("ignore", DeprecationWarning)
-            tree = ConfigFactory.parse_string(text, basedir=str(basedir), resolve=True)
+            tree = ConfigFactory.parse_string(text, basedir=str(basedir), resolve=False)
     except ParseBaseException as exc:
-        raise ConfigError(f"{source}:{exc.lineno}: syntax error: {exc.msg}") from None
+        # pyparsing's message can run to kilobytes of grammar; a short one says what was expected.
+        detail = f": {exc.msg}" if len(exc.msg) <= 80 else ""
+        raise ConfigError(f"{source}:{exc.lineno}:{exc.col}: syntax error{detail}") from None
     except FileNotFoundError as exc:
         raise ConfigError(f"{source}: required include not found: {exc.filename}") from None
     except ConfigException as exc:

@@ -153,6 +153,13 @@ def kv_to_tree(pairs: dict[str, str]) -> dict[str, object]:
             _set(tree, "webhook." + key[len("web.hook.") :], value)
         else:
             _set(tree, key, value)
+    listeners = tree.get("listeners")
+    if isinstance(listeners, dict):
+        # KV defaults, which the HOCON-only quirks of a listeners block would otherwise replace.
+        listeners.setdefault("tcp", {"bind": "0.0.0.0:1883"})
+        wss = listeners.setdefault("wss", {})
+        if isinstance(wss, dict):
+            wss.setdefault("enable", "false")
     if bridges:
         _set(tree, "bridges.mqtt", bridges)
     if logins:

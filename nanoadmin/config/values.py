@@ -19,6 +19,8 @@ class ValueProblem(Exception):
     def __init__(self, key: str, value: object, expected: str) -> None:
         super().__init__(f"{key} has value {value!r}. Expected {expected}.")
         self.key = key
+        # For messages that must not echo what was sent (it may come from an included file).
+        self.without_value = f"{key} has an invalid value. Expected {expected}."
 
 
 def lookup(tree: Mapping[str, object], dotted: str) -> object | None:
@@ -39,7 +41,12 @@ def boolean(key: str, value: object) -> bool:
     raise ValueProblem(key, value, "true or false")
 
 
-def integer(key: str, value: object, *, minimum: int = 0, maximum: int | None = None) -> int:
+# NanoMQ keeps its numbers in 32-bit fields at most; sizes are bytes, rendered in KiB.
+MAX_INTEGER = 2**32 - 1
+MAX_BYTES = MAX_INTEGER * 1024
+
+
+def integer(key: str, value: object, *, minimum: int = 0, maximum: int = MAX_INTEGER) -> int:
     number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
@@ -47,9 +54,8 @@ def integer(key: str, value: object, *, minimum: int = 0, maximum: int | None = 
         number = int(value)
     elif isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
         number = int(value)
-    if number is None or number < minimum or (maximum is not None and number > maximum):
-        upper = f"..{maximum}" if maximum is not None else " or more"
-        raise ValueProblem(key, value, f"an integer {minimum}{upper}")
+    if number is None or not minimum <= number <= maximum:
+        raise ValueProblem(key, value, f"an integer {minimum}..{maximum}")
     return number
 
 
@@ -80,23 +86,27 @@ def string_list(key: str, value: object) -> list[str]:
 
 def duration_seconds(key: str, value: object) -> float:
     """``10s``, ``1m``, ``2h``, ``1d``, ``500ms`` or a bare number of seconds."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    if isinstance(value, str):
+    seconds: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
         match = _DURATION.match(value)
         if match:
-            unit = (match.group(2) or "s").lower()
-            return float(match.group(1)) * _DURATION_UNITS[unit]
-    raise ValueProblem(key, value, "a duration such as 10s, 15m, 1h or 7d")
+            seconds = float(match.group(1)) * _DURATION_UNITS[(match.group(2) or "s").lower()]
+    if seconds is None or not 0 <= seconds <= MAX_INTEGER:
+        raise ValueProblem(key, value, "a duration such as 10s, 15m, 1h or 7d")
+    return seconds
 
 
 def byte_size(key: str, value: object) -> int:
     """``256MB``, ``64KB``, ``1G`` (1024-based, as NanoMQ) or a bare number of bytes."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    if isinstance(value, str):
+    size: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    elif isinstance(value, str):
         match = _BYTESIZE.match(value)
         if match:
-            unit = (match.group(2) or "b")[0].lower()
-            return int(match.group(1)) * _BYTESIZE_UNITS[unit]
-    raise ValueProblem(key, value, "a size such as 1048576, 64KB or 10MB")
+            size = int(match.group(1)) * _BYTESIZE_UNITS[(match.group(2) or "b")[0].lower()]
+    if size is None or not 0 <= size <= MAX_BYTES:
+        raise ValueProblem(key, value, "a size such as 1048576, 64KB or 10MB")
+    return size
