@@ -5,7 +5,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from nanoadmin.api import setup_routes
-from nanoadmin.errors import error_middleware
 from nanoadmin.keys import RUNTIME_KEY
 from nanoadmin.middlewares import admission_middleware
 from nanoadmin.model.scenario import Scenario
@@ -20,7 +19,7 @@ def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Appl
     """Build the app for ``settings``; raises ConfigError when the auth keys cannot load."""
     runtime = Runtime(settings, scenario)
     app = web.Application(
-        middlewares=[error_middleware, admission_middleware],
+        middlewares=[admission_middleware],  # errors included: one layer per request
         client_max_size=settings.http_server.max_body,
         handler_args={"max_field_size": MAX_FIELD_SIZE, "max_line_size": MAX_FIELD_SIZE},
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from collections.abc import Sequence
@@ -77,7 +76,7 @@ def _start(args: argparse.Namespace) -> int:
     from nanoadmin.app import create_app
     from nanoadmin.model.mock import generate_mock_clients
     from nanoadmin.model.scenario import demo_scenario, load_scenario
-    from nanoadmin.server import serve
+    from nanoadmin.server import run
 
     if args.scenario:
         scenario = load_scenario(Path(args.scenario))
@@ -88,7 +87,7 @@ def _start(args: argparse.Namespace) -> int:
     else:
         scenario = demo_scenario()
     app = create_app(settings, scenario)
-    asyncio.run(serve(app))
+    run(app)
     return EXIT_OK
 
 

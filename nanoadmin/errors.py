@@ -115,24 +115,45 @@ _HTTP_CODES = {413: REQ_PARAMS_JSON_FORMAT_ILLEGAL, 400: REQ_PARAMS_JSON_FORMAT_
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every failure becomes a JSON body with a code; nothing else ever reaches the client."""
-    try:
-        return await handler(request)
-    except ApiError as exc:
+def response_for(request: web.BaseRequest, exc: Exception) -> web.StreamResponse:
+    """The one error path: ``exc`` as a JSON body with a code. Call it from an ``except`` block.
+
+    An HTTPException below 400 (a redirect) is not an error: it is raised again for aiohttp.
+    """
+    if isinstance(exc, ApiError):
         return error_response(exc)
-    except AuthError as exc:
+    if isinstance(exc, AuthError):
         return auth_error_response(exc)
-    except web.HTTPException as exc:
+    if isinstance(exc, ConnectionResetError):
+        # The client went away mid-body: nobody will read this answer; not a server error.
+        logger.info(
+            "client %s closed the connection before its request body arrived", request.remote
+        )
+        return json_response(
+            coded_body(REQ_PARAMS_JSON_FORMAT_ILLEGAL, "connection closed before the body arrived"),
+            status=400,
+        )
+    if isinstance(exc, web.HTTPException):
         if exc.status < 400:
-            raise
+            raise exc
         reason = exc.reason or "error"
         if exc.status == 413:
             reason = "request body is larger than http_server.max_body"
         code = _HTTP_CODES.get(exc.status, UNKNOWN_MISTAKE)
         headers = {k: v for k, v in exc.headers.items() if k == "Allow"}
         return json_response(coded_body(code, reason), status=exc.status, headers=headers)
-    except Exception:
-        logger.exception("unhandled error for %s %s", request.method, request.path)
-        return json_response(coded_body(UNKNOWN_MISTAKE, "internal error"), status=500)
+    logger.exception("unhandled error for %s %s", request.method, request.path, exc_info=exc)
+    return json_response(coded_body(UNKNOWN_MISTAKE, "internal error"), status=500)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure becomes a JSON body with a code; nothing else ever reaches the client.
+
+    create_app does not stack this: admission_middleware ends in the same response_for, so a
+    request goes through one middleware layer rather than two.
+    """
+    try:
+        return await handler(request)
+    except Exception as exc:
+        return response_for(request, exc)

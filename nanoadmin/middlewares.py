@@ -1,20 +1,27 @@
-"""Admission of a request: counted while in flight, then body limit, then auth of /api/v4."""
+"""Admission of a request: counted while in flight, then body limit, then auth of /api/v4.
+
+One middleware does it all and sends every failure down the one error path
+(:func:`nanoadmin.errors.response_for`): each middleware layer costs a coroutine and a
+wrapper call on every request, and this is the only layer the app has.
+"""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from nanoadmin.api.routing import is_api_target
-from nanoadmin.errors import Handler, PayloadTooLarge
+from nanoadmin.errors import Handler, PayloadTooLarge, response_for
 from nanoadmin.keys import IDENTITY_KEY, RUNTIME_KEY
 
 
 @web.middleware
 async def admission_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """413 before auth for a body over max_body; then every /api/v4 request authenticates
-    before routing, as in NanoMQ. The in-flight count lets a stop wait for unfinished requests."""
+    before routing, as in NanoMQ. The in-flight count lets a stop wait for unfinished requests.
+    Every failure, from here or the handler, becomes a JSON body with a code."""
     runtime = request.app[RUNTIME_KEY]
-    runtime.in_flight.enter()
+    in_flight = runtime.in_flight
+    in_flight.enter()
     try:
         if request.can_read_body:
             limit = runtime.settings.http_server.max_body
@@ -26,5 +33,7 @@ async def admission_middleware(request: web.Request, handler: Handler) -> web.St
         if is_api_target(request.raw_path):
             request[IDENTITY_KEY] = await runtime.strategy.authenticate(request)
         return await handler(request)
+    except Exception as exc:
+        return response_for(request, exc)
     finally:
-        runtime.in_flight.leave()
+        in_flight.leave()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import signal
 
@@ -19,6 +20,12 @@ SHUTDOWN_TIMEOUT = 10.0
 class AccessLogger(AbstractAccessLogger):
     """One line a request: never a header, so never a credential; the auth scheme instead."""
 
+    @property
+    def enabled(self) -> bool:
+        # aiohttp asks once a connection; when INFO is off (--log-level warning) it then skips
+        # log() and the clock reads around each request, as its own AccessLogger does.
+        return self.logger.isEnabledFor(logging.INFO)
+
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         identity = request.get(IDENTITY_KEY)
         self.logger.info(
@@ -31,6 +38,31 @@ class AccessLogger(AbstractAccessLogger):
             time * 1000,
             identity.scheme if identity is not None else "-",
         )
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop where uvloop is installed, else asyncio's own.
+
+    uvloop does the socket and scheduling work under each request in C: bench/run.py measures
+    it (and runs its bare-aiohttp baseline on the same loop).
+    """
+    try:
+        import uvloop  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
+def event_loop_name() -> str:
+    """Which loop :func:`run` uses: "uvloop" or "asyncio"."""
+    return "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
+
+
+def run(app: web.Application) -> None:
+    """Serve ``app`` on a new event loop (see :func:`new_event_loop`) until it stops."""
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        runner.run(serve(app))
 
 
 async def serve(app: web.Application) -> None:

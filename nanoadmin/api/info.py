@@ -9,7 +9,7 @@ from aiohttp import web
 from nanoadmin import NANOMQ_VERSION
 from nanoadmin.api.endpoint_index import ENDPOINT_INDEX
 from nanoadmin.api.routing import RouteMatch
-from nanoadmin.errors import dumps, json_response
+from nanoadmin.errors import JSON, dumps, json_response
 from nanoadmin.keys import RUNTIME_KEY
 
 _INDEX_BODY = dumps(
@@ -33,16 +33,41 @@ async def endpoint_index(request: web.Request, match: RouteMatch) -> web.StreamR
     return web.Response(body=_INDEX_BODY, content_type="application/json")
 
 
-async def brokers(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    runtime = request.app[RUNTIME_KEY]
+def brokers_body(now: int, uptime: int) -> bytes:
+    """/brokers at wall-clock second ``now`` after ``uptime`` seconds up."""
     broker = {
-        "datetime": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime()),
+        "datetime": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)),
         "node_status": "Running",
         "sysdescr": "NanoMQ Broker",
-        "uptime": format_uptime(runtime.uptime_seconds()),
+        "uptime": format_uptime(uptime),
         "version": NANOMQ_VERSION,
     }
-    return json_response({"code": 0, "data": [broker]})
+    return dumps({"code": 0, "data": [broker]})
+
+
+class _LastBrokersBody:
+    """The body depends on two whole-second values only: built once a second, not per request."""
+
+    __slots__ = ("now", "uptime", "body")
+
+    def __init__(self) -> None:
+        self.now = self.uptime = -1
+        self.body = b""
+
+    def get(self, uptime: int) -> bytes:
+        now = int(time.time())
+        if now != self.now or uptime != self.uptime:
+            self.body = brokers_body(now, uptime)
+            self.now, self.uptime = now, uptime
+        return self.body
+
+
+_last_brokers_body = _LastBrokersBody()
+
+
+async def brokers(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    uptime = request.app[RUNTIME_KEY].uptime_seconds()
+    return web.Response(body=_last_brokers_body.get(uptime), content_type=JSON)
 
 
 async def nodes(request: web.Request, match: RouteMatch) -> web.StreamResponse:
