@@ -144,16 +144,3 @@ def response_for(request: web.BaseRequest, exc: Exception) -> web.StreamResponse
         return json_response(coded_body(code, reason), status=exc.status, headers=headers)
     logger.exception("unhandled error for %s %s", request.method, request.path, exc_info=exc)
     return json_response(coded_body(UNKNOWN_MISTAKE, "internal error"), status=500)
-
-
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every failure becomes a JSON body with a code; nothing else ever reaches the client.
-
-    create_app does not stack this: admission_middleware ends in the same response_for, so a
-    request goes through one middleware layer rather than two.
-    """
-    try:
-        return await handler(request)
-    except Exception as exc:
-        return response_for(request, exc)
