@@ -49,7 +49,7 @@ def test_keygen_writes_a_pair_and_refuses_to_overwrite(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     private, public = tmp_path / "keys" / "nanomq.key", tmp_path / "keys" / "nanomq.pub"
     assert stat.S_IMODE(private.stat().st_mode) == 0o600
-    assert private.read_text().startswith("-----BEGIN PRIVATE KEY-----")
+    assert private.read_text().splitlines()[0].endswith("BEGIN PRIVATE KEY-----")  # PKCS#8
     assert public.read_text().startswith("-----BEGIN PUBLIC KEY-----")
     assert '"iss": "nanomq.pub"' in result.stdout
     before = private.read_bytes()
