@@ -494,8 +494,8 @@ def report(
     print(f"  machine: {machine()}, load average {load:.2f} at start")
     print(f"  stack:   {versions()}, event loop {loop} (nanoadmin's, and so the bare app's)")
     print()
-    header = f"{'case':<46} {'req/s':>9} {'p99 ms':>8} {'× (a)':>6} {'target':>7}"
-    header += f" {'CPU µs/req':>11}  runs (req/s)"
+    header = f"{'case':<50} {'req/s':>9} {'p99 ms':>8} {'× (a)':>6} {'target':<12}"
+    header += f" {'CPU µs/req':>10}  runs (req/s)"
     print(header)
     print("-" * len(header))
     for case in cases:
@@ -508,8 +508,8 @@ def report(
             if not ok:
                 missed.append(f"({case.key}) {ratio:.2f} < {case.target:.2f}")
         runs = " ".join(fmt_int(s.rps) for s in samples[case.key])
-        line = f"({case.key}) {case.title:<42} {fmt_int(rps):>9} {p99:>8.2f} {ratio:>6.2f}"
-        line += f" {verdict:>10} {cpu:>9.0f}  {runs}"
+        line = f"({case.key}) {case.title:<46} {fmt_int(rps):>9} {p99:>8.2f} {ratio:>6.2f}"
+        line += f" {verdict:<12} {cpu:>10.0f}  {runs}"
         if bad:
             line += f"  [{bad} errors or non-2xx]"
             missed.append(f"({case.key}) {bad} errors or non-2xx responses")

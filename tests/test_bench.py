@@ -9,6 +9,8 @@ from tests.conftest import PROJECT
 
 
 def test_benchmark_smoke_mode_prints_every_case() -> None:
+    # wrk when it is installed; otherwise the script's own Python load generator (no apt here:
+    # `make bench` installs wrk). No figure is asserted.
     result = subprocess.run(
         [sys.executable, str(PROJECT / "bench" / "run.py"), "--smoke", "--no-install"],
         capture_output=True,
@@ -16,8 +18,10 @@ def test_benchmark_smoke_mode_prints_every_case() -> None:
         timeout=240,
         cwd=PROJECT,
     )
-    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    lines = result.stdout.splitlines()
     for case in ("(a)", "(b)", "(c)", "(d)", "(e)", "(f)"):
-        assert case in result.stdout, case
+        assert any(line.startswith(case) for line in lines), case
     assert "start to first 200" in result.stdout
     assert "resident memory" in result.stdout
+    assert "errors or non-2xx" not in result.stdout, result.stdout
