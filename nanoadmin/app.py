@@ -6,7 +6,7 @@ from aiohttp import web
 
 from nanoadmin.api import setup_routes
 from nanoadmin.keys import RUNTIME_KEY
-from nanoadmin.middlewares import admission_middleware
+from nanoadmin.middlewares import admitted
 from nanoadmin.model.scenario import Scenario
 from nanoadmin.runtime import Runtime
 from nanoadmin.settings import Settings
@@ -19,10 +19,9 @@ def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Appl
     """Build the app for ``settings``; raises ConfigError when the auth keys cannot load."""
     runtime = Runtime(settings, scenario)
     app = web.Application(
-        middlewares=[admission_middleware],  # errors included: one layer per request
         client_max_size=settings.http_server.max_body,
         handler_args={"max_field_size": MAX_FIELD_SIZE, "max_line_size": MAX_FIELD_SIZE},
     )
     app[RUNTIME_KEY] = runtime
-    setup_routes(app)
+    setup_routes(app, admitted)
     return app

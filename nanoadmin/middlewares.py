@@ -1,8 +1,9 @@
 """Admission of a request: counted while in flight, then body limit, then auth of /api/v4.
 
-One middleware does it all and sends every failure down the one error path
-(:func:`nanoadmin.errors.response_for`): each middleware layer costs a coroutine and a
-wrapper call on every request, and this is the only layer the app has.
+Every route's handler is wrapped in :func:`admitted`, which sends every failure down the one
+error path (:func:`nanoadmin.errors.response_for`). The route table matches every path, so no
+request can fail before a wrapped handler; the app needs no middleware, and aiohttp's
+middleware machinery (a wrapper, a coroutine and its request-app fix-up) costs nothing.
 """
 
 from __future__ import annotations
@@ -14,26 +15,32 @@ from nanoadmin.errors import Handler, PayloadTooLarge, response_for
 from nanoadmin.keys import IDENTITY_KEY, RUNTIME_KEY
 
 
-@web.middleware
-async def admission_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """413 before auth for a body over max_body; then every /api/v4 request authenticates
-    before routing, as in NanoMQ. The in-flight count lets a stop wait for unfinished requests.
-    Every failure, from here or the handler, becomes a JSON body with a code."""
-    runtime = request.app[RUNTIME_KEY]
-    in_flight = runtime.in_flight
-    in_flight.enter()
-    try:
-        if request.can_read_body:
-            limit = runtime.settings.http_server.max_body
-            length = request.content_length
-            if length is not None and length > limit:
-                raise PayloadTooLarge(f"request body of {length} bytes exceeds max_body {limit}")
-            if length is None:
-                await request.read()  # aiohttp enforces client_max_size (= max_body) here
-        if is_api_target(request.raw_path):
-            request[IDENTITY_KEY] = await runtime.strategy.authenticate(request)
-        return await handler(request)
-    except Exception as exc:
-        return response_for(request, exc)
-    finally:
-        in_flight.leave()
+def admitted(handler: Handler) -> Handler:
+    """``handler`` behind admission: 413 before auth for a body over max_body; then every
+    /api/v4 request authenticates before routing, as in NanoMQ. The in-flight count lets a stop
+    wait for unfinished requests. Every failure, from here or the handler, becomes a JSON body
+    with a code. A wrapper, not a middleware: the app then has no middleware layer at all."""
+
+    async def admitted_handler(request: web.Request) -> web.StreamResponse:
+        runtime = request.app[RUNTIME_KEY]
+        in_flight = runtime.in_flight
+        in_flight.enter()
+        try:
+            if request.can_read_body:
+                limit = runtime.settings.http_server.max_body
+                length = request.content_length
+                if length is not None and length > limit:
+                    raise PayloadTooLarge(
+                        f"request body of {length} bytes exceeds max_body {limit}"
+                    )
+                if length is None:
+                    await request.read()  # aiohttp enforces client_max_size (= max_body) here
+            if is_api_target(request.raw_path):
+                request[IDENTITY_KEY] = await runtime.strategy.authenticate(request)
+            return await handler(request)
+        except Exception as exc:
+            return response_for(request, exc)
+        finally:
+            in_flight.leave()
+
+    return admitted_handler

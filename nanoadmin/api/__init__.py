@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 from nanoadmin.api import bridges, clients, configuration, info, mqtt, openapi, rules, stats
@@ -12,7 +14,7 @@ from nanoadmin.api.routing import (
     is_api_target,
     split_api_target,
 )
-from nanoadmin.errors import MethodNotAllowed, NotFound
+from nanoadmin.errors import Handler, MethodNotAllowed, NotFound
 
 __all__ = ("ROUTES", "build_router", "setup_routes")
 
@@ -59,6 +61,9 @@ ROUTES: tuple[tuple[str, str, ApiHandler], ...] = (
 )
 
 
+RESOLVED_MAX = 4096
+RESOLVED_TARGET_MAX = 512
+
 # Served without auth outside /api/v4, GET only.
 PUBLIC_PATHS = ("/status", "/openapi.json")
 
@@ -70,11 +75,19 @@ def build_router() -> Router:
     return router
 
 
-def setup_routes(app: web.Application) -> None:
+def setup_routes(app: web.Application, admit: Callable[[Handler], Handler]) -> None:
+    """Every route's handler goes through ``admit`` (admission, auth, the one error path)."""
     router = build_router()
+    # (method, raw request-target) -> the router's answer: the same few targets come again and
+    # again, so each is split and resolved once. Bounded in entries and in target length.
+    resolved: dict[tuple[str, str], tuple[ApiHandler, RouteMatch]] = {}
 
     async def dispatch(request: web.Request) -> web.StreamResponse:
         target = request.raw_path
+        key = (request.method, target)
+        hit = resolved.get(key)
+        if hit is not None:
+            return await hit[0](request, hit[1])
         if not is_api_target(target):
             if request.path in PUBLIC_PATHS:
                 raise MethodNotAllowed(request.method, ["GET"])
@@ -84,9 +97,15 @@ def setup_routes(app: web.Application) -> None:
             raise NotFound("no such endpoint")
         segments, raw_query = parts
         handler, params = router.resolve(request.method, segments)
-        return await handler(request, RouteMatch(params, raw_query))
+        match = RouteMatch(params, raw_query)
+        if len(target) <= RESOLVED_TARGET_MAX:
+            if len(resolved) >= RESOLVED_MAX:
+                resolved.clear()
+            resolved[key] = (handler, match)
+        return await handler(request, match)
 
-    app.router.add_get("/status", info.status, allow_head=False)
-    app.router.add_get("/openapi.json", openapi.openapi_json, allow_head=False)
+    entry = admit(dispatch)
+    app.router.add_get("/status", admit(info.status), allow_head=False)
+    app.router.add_get("/openapi.json", admit(openapi.openapi_json), allow_head=False)
     # [\s\S], not ".": aiohttp matches the decoded path, and %0A must still reach dispatch.
-    app.router.add_route("*", r"/{tail:[\s\S]*}", dispatch)
+    app.router.add_route("*", r"/{tail:[\s\S]*}", entry)

@@ -7,7 +7,7 @@ from typing import TypedDict
 from aiohttp import web
 
 from nanoadmin.api.routing import RouteMatch
-from nanoadmin.errors import CLIENT_IS_OFFLINE, BadParameter, CodedError, json_response
+from nanoadmin.errors import CLIENT_IS_OFFLINE, JSON, BadParameter, CodedError, dumps, json_response
 from nanoadmin.keys import RUNTIME_KEY
 from nanoadmin.model import Client, Page, Subscription
 
@@ -45,6 +45,36 @@ def paged_body(page: Page[Client] | Page[Subscription]) -> dict[str, object]:
             "hasnext": page.hasnext,
         },
     }
+
+
+class ClientJsonCache:
+    """Each listed client's JSON, encoded once. The model never changes a Client record in
+    place (a kick and a re-add make a new record), so the bytes stay right for as long as the
+    model holds that record: an identity check, no invalidation. Bounded: cleared when full."""
+
+    def __init__(self, max_size: int = 20_000) -> None:
+        self.max_size = max_size
+        self._entries: dict[str, tuple[Client, bytes]] = {}
+
+    def __call__(self, client: Client) -> bytes:
+        hit = self._entries.get(client.client_id)
+        if hit is not None and hit[0] is client:
+            return hit[1]
+        encoded = dumps(client.as_json())
+        if len(self._entries) >= self.max_size:
+            self._entries.clear()
+        self._entries[client.client_id] = (client, encoded)
+        return encoded
+
+
+_client_json = ClientJsonCache()
+
+
+def paged_clients_body(page: Page[Client]) -> bytes:
+    """``dumps(paged_body(page))``, byte for byte, from each client's cached JSON."""
+    meta = {"page": page.page, "limit": page.limit, "count": page.count, "hasnext": page.hasnext}
+    data = b",".join(map(_client_json, page.items))
+    return b'{"code":0,"data":[' + data + b'],"meta":' + dumps(meta) + b"}"
 
 
 class ClientFilters(TypedDict, total=False):
@@ -96,7 +126,7 @@ async def list_clients(request: web.Request, match: RouteMatch) -> web.StreamRes
     pages = paging(query)
     if pages is not None:
         page = broker.clients_page(page=pages[0], limit=pages[1], **filters)
-        return json_response(paged_body(page))
+        return web.Response(body=paged_clients_body(page), content_type=JSON)
     clients = broker.find_clients(**filters)
     return json_response({"code": 0, "data": [client.as_json() for client in clients]})
 
