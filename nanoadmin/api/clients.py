@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TypedDict
 
 from aiohttp import web
@@ -70,11 +71,13 @@ class ClientJsonCache:
 _client_json = ClientJsonCache()
 
 
-def paged_clients_body(page: Page[Client]) -> bytes:
-    """``dumps(paged_body(page))``, byte for byte, from each client's cached JSON."""
+def clients_body(clients: Iterable[Client], page: Page[Client] | None = None) -> bytes:
+    """``{"code":0,"data":[...]}`` (plus ``meta`` for a page), from each client's cached JSON."""
+    data = b'{"code":0,"data":[' + b",".join(map(_client_json, clients)) + b"]"
+    if page is None:
+        return data + b"}"
     meta = {"page": page.page, "limit": page.limit, "count": page.count, "hasnext": page.hasnext}
-    data = b",".join(map(_client_json, page.items))
-    return b'{"code":0,"data":[' + data + b'],"meta":' + dumps(meta) + b"}"
+    return data + b',"meta":' + dumps(meta) + b"}"
 
 
 class ClientFilters(TypedDict, total=False):
@@ -126,9 +129,9 @@ async def list_clients(request: web.Request, match: RouteMatch) -> web.StreamRes
     pages = paging(query)
     if pages is not None:
         page = broker.clients_page(page=pages[0], limit=pages[1], **filters)
-        return web.Response(body=paged_clients_body(page), content_type=JSON)
-    clients = broker.find_clients(**filters)
-    return json_response({"code": 0, "data": [client.as_json() for client in clients]})
+        return web.Response(body=clients_body(page.items, page), content_type=JSON)
+    body = clients_body(broker.find_clients(**filters))
+    return web.Response(body=body, content_type=JSON)
 
 
 async def kick_client(request: web.Request, match: RouteMatch) -> web.StreamResponse:
