@@ -6,7 +6,7 @@ from aiohttp import web
 
 from nanoadmin.api import setup_routes
 from nanoadmin.keys import RUNTIME_KEY
-from nanoadmin.middlewares import admitted
+from nanoadmin.middlewares import admission
 from nanoadmin.model.scenario import Scenario
 from nanoadmin.runtime import Runtime
 from nanoadmin.settings import Settings
@@ -23,5 +23,5 @@ def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Appl
         handler_args={"max_field_size": MAX_FIELD_SIZE, "max_line_size": MAX_FIELD_SIZE},
     )
     app[RUNTIME_KEY] = runtime
-    setup_routes(app, admitted)
+    setup_routes(app, admission(runtime))
     return app

@@ -1,6 +1,6 @@
 """Admission of a request: counted while in flight, then body limit, then auth of /api/v4.
 
-Every route's handler is wrapped in :func:`admitted`, which sends every failure down the one
+Every route's handler is wrapped by :func:`admission`, which sends every failure down the one
 error path (:func:`nanoadmin.errors.response_for`). The route table matches every path, so no
 request can fail before a wrapped handler; the app needs no middleware, and aiohttp's
 middleware machinery (a wrapper, a coroutine and its request-app fix-up) costs nothing.
@@ -8,39 +8,45 @@ middleware machinery (a wrapper, a coroutine and its request-app fix-up) costs n
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 from nanoadmin.api.routing import is_api_target
 from nanoadmin.errors import Handler, PayloadTooLarge, response_for
-from nanoadmin.keys import IDENTITY_KEY, RUNTIME_KEY
+from nanoadmin.keys import IDENTITY_KEY
+from nanoadmin.runtime import Runtime
 
 
-def admitted(handler: Handler) -> Handler:
-    """``handler`` behind admission: 413 before auth for a body over max_body; then every
-    /api/v4 request authenticates before routing, as in NanoMQ. The in-flight count lets a stop
-    wait for unfinished requests. Every failure, from here or the handler, becomes a JSON body
-    with a code. A wrapper, not a middleware: the app then has no middleware layer at all."""
+def admission(runtime: Runtime) -> Callable[[Handler], Handler]:
+    """What puts a handler behind admission to ``runtime``'s server: 413 before auth for a body
+    over max_body; then every /api/v4 request authenticates before routing, as in NanoMQ. The
+    in-flight count lets a stop wait for unfinished requests. Every failure, from here or the
+    handler, becomes a JSON body with a code."""
+    in_flight = runtime.in_flight
 
-    async def admitted_handler(request: web.Request) -> web.StreamResponse:
-        runtime = request.app[RUNTIME_KEY]
-        in_flight = runtime.in_flight
-        in_flight.enter()
-        try:
-            if request.can_read_body:
-                limit = runtime.settings.http_server.max_body
-                length = request.content_length
-                if length is not None and length > limit:
-                    raise PayloadTooLarge(
-                        f"request body of {length} bytes exceeds max_body {limit}"
-                    )
-                if length is None:
-                    await request.read()  # aiohttp enforces client_max_size (= max_body) here
-            if is_api_target(request.raw_path):
-                request[IDENTITY_KEY] = await runtime.strategy.authenticate(request)
-            return await handler(request)
-        except Exception as exc:
-            return response_for(request, exc)
-        finally:
-            in_flight.leave()
+    def admitted(handler: Handler) -> Handler:
+        async def admitted_handler(request: web.Request) -> web.StreamResponse:
+            in_flight.enter()
+            try:
+                if request.body_exists:
+                    limit = runtime.settings.http_server.max_body
+                    length = request.content_length
+                    if length is not None and length > limit:
+                        raise PayloadTooLarge(
+                            f"request body of {length} bytes exceeds max_body {limit}"
+                        )
+                    if length is None:
+                        await request.read()  # aiohttp enforces client_max_size (= max_body)
+                if is_api_target(request.raw_path):
+                    # loaded, not the strategy property: one lookup fewer on every request.
+                    request[IDENTITY_KEY] = runtime.loaded.strategy.authenticate(request)
+                return await handler(request)
+            except Exception as exc:
+                return response_for(request, exc)
+            finally:
+                in_flight.leave()
 
-    return admitted_handler
+        return admitted_handler
+
+    return admitted

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from nanoadmin.api import bridges, clients, configuration, info, mqtt, openapi, rules, stats
 from nanoadmin.api.routing import (
+    API_ROOT,
     ApiHandler,
     RouteMatch,
     Router,
@@ -82,12 +83,14 @@ def setup_routes(app: web.Application, admit: Callable[[Handler], Handler]) -> N
     # again, so each is split and resolved once. Bounded in entries and in target length.
     resolved: dict[tuple[str, str], tuple[ApiHandler, RouteMatch]] = {}
 
-    async def dispatch(request: web.Request) -> web.StreamResponse:
+    # Plain functions that return the handler's coroutine: admission awaits it, and a
+    # coroutine of their own would only add a frame to every request.
+    def dispatch(request: web.Request) -> Awaitable[web.StreamResponse]:
         target = request.raw_path
         key = (request.method, target)
         hit = resolved.get(key)
         if hit is not None:
-            return await hit[0](request, hit[1])
+            return hit[0](request, hit[1])
         if not is_api_target(target):
             if request.path in PUBLIC_PATHS:
                 raise MethodNotAllowed(request.method, ["GET"])
@@ -102,10 +105,28 @@ def setup_routes(app: web.Application, admit: Callable[[Handler], Handler]) -> N
             if len(resolved) >= RESOLVED_MAX:
                 resolved.clear()
             resolved[key] = (handler, match)
-        return await handler(request, match)
+        return handler(request, match)
 
-    entry = admit(dispatch)
     app.router.add_get("/status", admit(info.status), allow_head=False)
     app.router.add_get("/openapi.json", admit(openapi.openapi_json), allow_head=False)
+    # Literal paths as aiohttp's own plain routes: found by one dict lookup, as in a bare app.
+    for method, pattern, handler in ROUTES:
+        if "{" not in pattern and pattern != "/":
+            path = API_ROOT + pattern
+            app.router.add_route(method, path, admit(literal_route(path, handler, dispatch)))
+    # Everything else, and any target a plain route does not own: NanoMQ's raw-target routing.
     # [\s\S], not ".": aiohttp matches the decoded path, and %0A must still reach dispatch.
-    app.router.add_route("*", r"/{tail:[\s\S]*}", entry)
+    app.router.add_route("*", r"/{tail:[\s\S]*}", admit(dispatch))
+
+
+def literal_route(path: str, handler: ApiHandler, dispatch: Handler) -> Handler:
+    """``handler`` for exactly the request-target ``path``; any other target aiohttp sends here
+    (a query, percent-escapes it decoded) goes to ``dispatch``, which reads the raw target."""
+    bare = RouteMatch({}, "")
+
+    def literal_handler(request: web.Request) -> Awaitable[web.StreamResponse]:
+        if request.raw_path == path:
+            return handler(request, bare)
+        return dispatch(request)
+
+    return literal_handler

@@ -54,8 +54,9 @@ class _LastBrokersBody:
         self.now = self.uptime = -1
         self.body = b""
 
-    def get(self, uptime: int) -> bytes:
-        now = int(time.time())
+    def get(self, started_at: float) -> bytes:
+        """The body for a server started at ``started_at`` (monotonic clock)."""
+        now, uptime = int(time.time()), int(time.monotonic() - started_at)
         if now != self.now or uptime != self.uptime:
             self.body = brokers_body(now, uptime)
             self.now, self.uptime = now, uptime
@@ -66,8 +67,8 @@ _last_brokers_body = _LastBrokersBody()
 
 
 async def brokers(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    uptime = request.app[RUNTIME_KEY].uptime_seconds()
-    return web.Response(body=_last_brokers_body.get(uptime), content_type=JSON)
+    body = _last_brokers_body.get(request.app[RUNTIME_KEY].started_at)
+    return web.Response(body=body, content_type=JSON)
 
 
 async def nodes(request: web.Request, match: RouteMatch) -> web.StreamResponse:

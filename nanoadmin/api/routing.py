@@ -11,6 +11,7 @@ from nanoadmin.errors import MethodNotAllowed, NotFound
 
 API_ROOT = "/api/v4"
 API_METHODS = ("GET", "POST", "PUT", "DELETE")
+_ROOT_END, _AFTER_ROOT = len(API_ROOT), len(API_ROOT) + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +29,8 @@ ApiHandler = Callable[[web.Request, RouteMatch], Awaitable[web.StreamResponse]]
 
 def is_api_target(target: str) -> bool:
     """True when the request-target is ``/api/v4`` or below it (segment-wise)."""
-    return target.startswith(API_ROOT) and (
-        len(target) == len(API_ROOT) or target[len(API_ROOT)] in "/?"
-    )
+    # The slice is "" at the end of the target, and "" is in any string.
+    return target.startswith(API_ROOT) and target[_ROOT_END:_AFTER_ROOT] in "/?"
 
 
 def split_api_target(target: str) -> tuple[list[str], str] | None:
