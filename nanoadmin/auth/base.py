@@ -1,4 +1,4 @@
-"""The auth-strategy interface: one async ``authenticate`` that returns an Identity or raises."""
+"""The auth-strategy interface: one ``authenticate`` that returns an Identity or raises."""
 
 from __future__ import annotations
 
@@ -40,5 +40,9 @@ class AuthStrategy(abc.ABC):
     name: ClassVar[str]
 
     @abc.abstractmethod
-    async def authenticate(self, request: web.Request) -> Identity:
-        """Return who sent ``request``, or raise AuthError (never any other exception)."""
+    def authenticate(self, request: web.Request) -> Identity:
+        """Return who sent ``request``, or raise AuthError (never any other exception).
+
+        Synchronous: a strategy checks the request's headers against what it holds in memory,
+        with no I/O to wait for, and a coroutine per request would cost more than the check.
+        """

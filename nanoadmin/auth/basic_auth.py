@@ -62,11 +62,10 @@ class BasicAuth(AuthStrategy):
         self._canonical = PREFIX + base64.b64encode(self._expected).decode("ascii")
         self._identity = Identity(scheme="basic", name=username)
 
-    async def authenticate(self, request: web.Request) -> Identity:
+    def authenticate(self, request: web.Request) -> Identity:
         header = request.headers.get(AUTHORIZATION)
-        if header is not None and hmac.compare_digest(
-            header.encode("utf-8", "surrogateescape"), self._canonical.encode()
-        ):
+        # compare_digest takes ASCII str only; a non-ASCII header is never the canonical one.
+        if header is not None and header.isascii() and hmac.compare_digest(header, self._canonical):
             return self._identity
         check_basic(header, self._expected)
         return self._identity

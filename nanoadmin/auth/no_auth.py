@@ -12,5 +12,5 @@ ANONYMOUS = Identity(scheme="none", name="")
 class NoAuth(AuthStrategy):
     name = "no_auth"
 
-    async def authenticate(self, request: web.Request) -> Identity:
+    def authenticate(self, request: web.Request) -> Identity:
         return ANONYMOUS
