@@ -155,6 +155,35 @@ async def test_clients_paging_extension(make_client: ClientFactory, tmp_path: Pa
         assert response.status == 400 and (await response.json())["code"] == 108
 
 
+async def test_client_listings_follow_every_change_of_clients(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    # Listings are served from a cache while the clients stay the same; it must never go stale,
+    # and two servers in one process must never see each other's clients.
+    def fleet(prefix: str) -> Any:
+        clients = [{"client_id": f"{prefix}{i}", "username": "u"} for i in range(5)]
+        return parse_scenario({"clients": clients}, "inline")
+
+    first = await make_client(basic_settings(tmp_path), fleet("a"))
+    second = await make_client(basic_settings(tmp_path), fleet("b"))
+    paths = ("/api/v4/clients?_page=1&_limit=2", "/api/v4/clients", "/api/v4/clients/username/u")
+    for path in paths:
+        assert (await get(first, path)) == (await get(first, path))
+        assert (await get(first, path))["data"][0]["client_id"] == "a0"
+        assert (await get(second, path))["data"][0]["client_id"] == "b0"
+    for path in paths:
+        await get(first, path)
+    assert (await first.delete("/api/v4/clients/a0", headers=AUTH)).status == 200
+    page = await get(first, paths[0])
+    assert [c["client_id"] for c in page["data"]] == ["a1", "a2"]
+    assert page["meta"]["count"] == 4
+    assert len((await get(first, paths[1]))["data"]) == 4
+    assert len((await get(first, paths[2]))["data"]) == 4
+    assert (await get(first, "/api/v4/clients/a0"))["data"] == []
+    response = await first.get("/api/v4/clients?_page=0", headers=AUTH)
+    assert response.status == 400 and (await response.json())["code"] == 108
+
+
 async def test_configuration_post_shows_in_next_get(basic_client: Client) -> None:
     await post(
         basic_client,

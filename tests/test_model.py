@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nanoadmin.model import (
     BrokerModel,
@@ -611,3 +615,55 @@ def test_page_rejects_non_positive_numbers(page: int, limit: int) -> None:
         BrokerModel().clients_page(page=page, limit=limit)
     with pytest.raises(ValueError):
         BrokerModel().subscriptions_page(page=page, limit=limit)
+
+
+# The publish count is memoised per topic; any change of subscriptions must show at once.
+CLIENT_IDS = ("a", "b", "c")
+FILTERS = ("s/+", "s/#", "#", "s/1", "+/1", "x", "$share/g/s/+", "$share/g/s/#", "$share/h/+/1")
+TOPICS = ("s/1", "s/2", "s", "x", "$SYS/1")
+OPERATIONS = st.one_of(
+    st.tuples(st.just("add"), st.sampled_from(CLIENT_IDS), st.sets(st.sampled_from(FILTERS))),
+    st.tuples(st.just("kick"), st.sampled_from(CLIENT_IDS)),
+    st.tuples(st.just("sub"), st.sampled_from(CLIENT_IDS), st.sampled_from(FILTERS)),
+    st.tuples(st.just("unsub"), st.sampled_from(CLIENT_IDS), st.sampled_from(FILTERS)),
+    st.tuples(st.just("pub"), st.sampled_from(TOPICS)),
+)
+
+
+def expected_deliveries(model: BrokerModel, topic: str) -> int:
+    """One per matching plain subscription, one per (share group, filter) with a match."""
+    plain = 0
+    groups: set[tuple[str, str]] = set()
+    for subscription in model.subscriptions():
+        if filter_matches(subscription.topic, topic):
+            group, real_filter = split_shared(subscription.topic)
+            if group is None:
+                plain += 1
+            else:
+                groups.add((group, real_filter))
+    return plain + len(groups)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.lists(OPERATIONS, max_size=40))
+def test_publish_counts_follow_every_subscription_change(
+    operations: list[tuple[Any, ...]],
+) -> None:
+    model = BrokerModel()
+    for operation in operations:
+        kind, *args = operation
+        try:
+            if kind == "add":
+                model.add_client(Client(args[0]), [(f, 0) for f in sorted(args[1])])
+            elif kind == "kick":
+                model.kick(args[0])
+            elif kind == "sub":
+                model.subscribe(args[0], args[1], 1)
+            elif kind == "unsub":
+                model.unsubscribe(args[0], args[1])
+        except ModelError:
+            pass
+        if kind == "pub":
+            assert model.publish(args[0], b"x") == expected_deliveries(model, args[0])
+    for topic in TOPICS:
+        assert model.publish(topic, b"x") == expected_deliveries(model, topic)

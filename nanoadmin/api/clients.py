@@ -10,7 +10,7 @@ from aiohttp import web
 from nanoadmin.api.routing import RouteMatch
 from nanoadmin.errors import CLIENT_IS_OFFLINE, JSON, BadParameter, CodedError, dumps, json_response
 from nanoadmin.keys import RUNTIME_KEY
-from nanoadmin.model import Client, Page, Subscription
+from nanoadmin.model import BrokerModel, Client, Page, Subscription
 
 CLIENT_ID_KEYS = ("clientid", "client_id")
 PAGING_KEYS = ("_page", "_limit")
@@ -71,6 +71,39 @@ class ClientJsonCache:
 _client_json = ClientJsonCache()
 
 
+class ListingCache:
+    """Whole /clients bodies by request, kept while the broker's set of clients stays the same
+    (``clients_version``): a dashboard polling a page of a large set then costs one lookup.
+    Bounded in bytes; only bodies that were answered with 200 are stored."""
+
+    def __init__(self, max_bytes: int = 16 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self._bytes = 0
+        self._broker: BrokerModel | None = None
+        self._version = -1
+        self._entries: dict[tuple[str, tuple[tuple[str, str], ...]], bytes] = {}
+
+    def _current(self, broker: BrokerModel) -> bool:
+        return broker is self._broker and broker.clients_version == self._version
+
+    def get(self, broker: BrokerModel, match: RouteMatch) -> bytes | None:
+        if not self._current(broker):
+            return None
+        return self._entries.get((match.raw_query, tuple(match.params.items())))
+
+    def put(self, broker: BrokerModel, match: RouteMatch, body: bytes) -> None:
+        if not self._current(broker) or self._bytes + len(body) > self.max_bytes:
+            self._entries.clear()
+            self._bytes = 0
+            self._broker, self._version = broker, broker.clients_version
+        if len(body) <= self.max_bytes:
+            self._entries[(match.raw_query, tuple(match.params.items()))] = body
+            self._bytes += len(body)
+
+
+_listings = ListingCache()
+
+
 def clients_body(clients: Iterable[Client], page: Page[Client] | None = None) -> bytes:
     """``{"code":0,"data":[...]}`` (plus ``meta`` for a page), from each client's cached JSON."""
     data = b'{"code":0,"data":[' + b",".join(map(_client_json, clients)) + b"]"
@@ -119,19 +152,27 @@ def client_filters(query: dict[str, str]) -> ClientFilters:
 
 
 async def list_clients(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    broker = request.app[RUNTIME_KEY].broker
+    body = _listings.get(broker, match)
+    if body is None:
+        body = render_clients(broker, match)
+        _listings.put(broker, match, body)
+    return web.Response(body=body, content_type=JSON)
+
+
+def render_clients(broker: BrokerModel, match: RouteMatch) -> bytes:
+    """The /clients body for ``match``; BadParameter for a query NanoMQ refuses."""
     query = match.query
     filters = client_filters(query)
     if "clientid" in match.params:
         filters["client_id"] = match.params["clientid"]
     if "username" in match.params:
         filters["username"] = match.params["username"]
-    broker = request.app[RUNTIME_KEY].broker
     pages = paging(query)
     if pages is not None:
         page = broker.clients_page(page=pages[0], limit=pages[1], **filters)
-        return web.Response(body=clients_body(page.items, page), content_type=JSON)
-    body = clients_body(broker.find_clients(**filters))
-    return web.Response(body=body, content_type=JSON)
+        return clients_body(page.items, page)
+    return clients_body(broker.find_clients(**filters))
 
 
 async def kick_client(request: web.Request, match: RouteMatch) -> web.StreamResponse:

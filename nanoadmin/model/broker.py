@@ -11,6 +11,9 @@ from nanoadmin.model.topics import is_valid_filter, is_valid_topic_name, split_s
 
 ConnState = Literal["connected", "disconnected"]
 HTTP_PUBLISHER_ID = "NanoMQ-HTTP-Client"
+# The delivery-count memo: at most this many topics, each at most this long (about 2 MB).
+DELIVERIES_CACHE_MAX = 4096
+DELIVERIES_CACHED_TOPIC_MAX = 512
 
 T = TypeVar("T")
 
@@ -204,14 +207,22 @@ class _TrieNode:
 class _SubscriptionTrie:
     """Real filters split into levels; a node carries the subscribers of the filter ending there."""
 
-    __slots__ = ("root", "filter_count")
+    __slots__ = ("root", "filter_count", "_deliveries")
 
     def __init__(self) -> None:
         self.root = _TrieNode()
         self.filter_count = 0
+        # topic -> deliveries, while the subscriptions stay as they are: publishers repeat
+        # topics, and a walk of the trie costs far more than a lookup.
+        self._deliveries: dict[str, int] = {}
+
+    def _changed(self) -> None:
+        if self._deliveries:
+            self._deliveries.clear()
 
     def add(self, client_id: str, group: str | None, real_filter: str) -> bool:
         """Record a subscriber at ``real_filter``; False if it was already there."""
+        self._changed()
         subscriber_key = client_id if group is None else _subscriber_key(client_id, group)
         node = self.root
         for level in real_filter.split("/"):
@@ -244,6 +255,7 @@ class _SubscriptionTrie:
         return True
 
     def remove(self, client_id: str, group: str | None, real_filter: str) -> None:
+        self._changed()
         subscriber_key = _subscriber_key(client_id, group)
         path: list[tuple[_TrieNode, str]] = []
         node = self.root
@@ -279,6 +291,17 @@ class _SubscriptionTrie:
 
     def deliveries(self, topic: str) -> int:
         """Copies a message on ``topic`` makes: one per matching subscription or share group."""
+        known = self._deliveries.get(topic)
+        if known is not None:
+            return known
+        total = self._walk(topic)
+        if len(topic) <= DELIVERIES_CACHED_TOPIC_MAX:
+            if len(self._deliveries) >= DELIVERIES_CACHE_MAX:
+                self._deliveries.clear()
+            self._deliveries[topic] = total
+        return total
+
+    def _walk(self, topic: str) -> int:
         levels = topic.split("/")
         topic_depth = len(levels)
         # Wildcards in the first level never match $SYS-style topics (MQTT-4.7.2-1).
@@ -351,10 +374,12 @@ class BrokerModel:
     """
 
     def __init__(self) -> None:
+        self._clients_version = 0
         self._reset()
 
     def _reset(self) -> None:
         self._clients: dict[str, Client] = {}
+        self._clients_version += 1
         # Same keys and order as _clients (so paging chains its values in C); tuples because
         # most clients hold one to three subscriptions.
         self._subscriptions: dict[str, tuple[Subscription, ...]] = {}
@@ -382,6 +407,12 @@ class BrokerModel:
     def __contains__(self, client_id: object) -> bool:
         return client_id in self._clients
 
+    @property
+    def clients_version(self) -> int:
+        """Changes whenever a client is added or removed (records never change in place), so
+        whatever was derived from the clients alone stays right while it is the same."""
+        return self._clients_version
+
     # -- clients -------------------------------------------------------------------------------
 
     def add_client(self, client: Client, subscriptions: Iterable[tuple[str, int]] = ()) -> None:
@@ -399,6 +430,7 @@ class BrokerModel:
                 raise InvalidTopic(topic_filter, "topic filter")
             _check_qos(qos)
         self._clients[client_id] = client
+        self._clients_version += 1
         same_username = self._by_username.get(client.username)
         if same_username is None:
             self._by_username[client.username] = {client_id: None}
@@ -430,6 +462,7 @@ class BrokerModel:
         client = self._clients.pop(client_id, None)
         if client is None:
             return False
+        self._clients_version += 1
         same_username = self._by_username[client.username]
         del same_username[client_id]
         if not same_username:
