@@ -1,4 +1,4 @@
-"""Admission of a request: counted while in flight, then body limit, then auth of /api/v4.
+"""Admission of a request: counted while in flight, held to max_body, failures answered in JSON.
 
 Every route's handler is wrapped by :func:`admission`, which sends every failure down the one
 error path (:func:`nanoadmin.errors.response_for`). The route table matches every path, so no
@@ -12,17 +12,15 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from nanoadmin.api.routing import is_api_target
 from nanoadmin.errors import Handler, PayloadTooLarge, response_for
-from nanoadmin.keys import IDENTITY_KEY
 from nanoadmin.runtime import Runtime
 
 
 def admission(runtime: Runtime) -> Callable[[Handler], Handler]:
-    """What puts a handler behind admission to ``runtime``'s server: 413 before auth for a body
-    over max_body; then every /api/v4 request authenticates before routing, as in NanoMQ. The
-    in-flight count lets a stop wait for unfinished requests. Every failure, from here or the
-    handler, becomes a JSON body with a code."""
+    """What puts a handler behind admission to ``runtime``'s server: 413 for a body over
+    max_body, before the handler (and so before auth); the in-flight count, so that a stop can
+    wait for unfinished requests; every failure, from here or the handler, as a JSON body with
+    a code."""
     in_flight = runtime.in_flight
 
     def admitted(handler: Handler) -> Handler:
@@ -38,9 +36,6 @@ def admission(runtime: Runtime) -> Callable[[Handler], Handler]:
                         )
                     if length is None:
                         await request.read()  # aiohttp enforces client_max_size (= max_body)
-                if is_api_target(request.raw_path):
-                    # loaded, not the strategy property: one lookup fewer on every request.
-                    request[IDENTITY_KEY] = runtime.loaded.strategy.authenticate(request)
                 return await handler(request)
             except Exception as exc:
                 return response_for(request, exc)

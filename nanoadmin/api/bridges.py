@@ -15,14 +15,10 @@ from nanoadmin.errors import (
     CodedError,
     json_response,
 )
-from nanoadmin.keys import RUNTIME_KEY
-from nanoadmin.model.bridges import BridgeNotFound, BridgeRequestInvalid, BridgeTable
+from nanoadmin.model.bridges import BridgeNotFound, BridgeRequestInvalid
+from nanoadmin.runtime import Runtime
 
 OK = {"code": 0}
-
-
-def _table(request: web.Request) -> BridgeTable:
-    return request.app[RUNTIME_KEY].config.bridges
 
 
 def _not_found(error: BridgeNotFound, status: int, code: int) -> CodedError:
@@ -33,15 +29,19 @@ def _invalid(error: BridgeRequestInvalid) -> CodedError:
     return CodedError(400, REQ_PARAM_ERROR, error.message)
 
 
-async def get_bridges(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    nodes = _table(request).nodes(match.params.get("name"))
+async def get_bridges(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
+    nodes = runtime.config.bridges.nodes(match.params.get("name"))
     return json_response({"code": 0, "data": {"bridge": {"nodes": nodes}}})
 
 
-async def put_bridge(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+async def put_bridge(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
     body = await json_body(request, dict)
     try:
-        _table(request).replace(match.params["name"], body)
+        runtime.config.bridges.replace(match.params["name"], body)
     except BridgeRequestInvalid as error:
         raise _invalid(error) from None
     except BridgeNotFound as error:
@@ -49,9 +49,11 @@ async def put_bridge(request: web.Request, match: RouteMatch) -> web.StreamRespo
     return json_response(OK)
 
 
-async def delete_bridge(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+async def delete_bridge(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
     try:
-        _table(request).delete(match.params["name"])
+        runtime.config.bridges.delete(match.params["name"])
     except BridgeNotFound as error:
         raise _not_found(error, 404, ILLEGAL_SUBJECT) from None
     return json_response(OK)
@@ -65,12 +67,14 @@ async def _data(request: web.Request) -> Mapping[str, object]:
     return data
 
 
-async def switch_bridge(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+async def switch_bridge(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
     body = await json_body(request, dict)
     data = body.get("data")
     try:
         switch = data.get("bridge_switch") if isinstance(data, Mapping) else None
-        _table(request).switch(match.params["name"], switch)
+        runtime.config.bridges.switch(match.params["name"], switch)
     except BridgeRequestInvalid as error:
         raise _invalid(error) from None
     except BridgeNotFound:
@@ -79,19 +83,23 @@ async def switch_bridge(request: web.Request, match: RouteMatch) -> web.StreamRe
     return json_response(OK)
 
 
-async def subscribe_bridge(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+async def subscribe_bridge(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
     data = await _data(request)
     try:
-        _table(request).subscribe(match.params["name"], data.get("subscription"))
+        runtime.config.bridges.subscribe(match.params["name"], data.get("subscription"))
     except BridgeNotFound as error:
         raise _not_found(error, 404, REQ_PARAM_ERROR) from None
     return json_response(OK)
 
 
-async def unsubscribe_bridge(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+async def unsubscribe_bridge(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
     data = await _data(request)
     try:
-        _table(request).unsubscribe(match.params["name"], data.get("unsubscription"))
+        runtime.config.bridges.unsubscribe(match.params["name"], data.get("unsubscription"))
     except BridgeNotFound as error:
         raise _not_found(error, 404, REQ_PARAM_ERROR) from None
     return json_response(OK)

@@ -9,8 +9,8 @@ from aiohttp import web
 
 from nanoadmin.api.routing import RouteMatch
 from nanoadmin.errors import CLIENT_IS_OFFLINE, JSON, BadParameter, CodedError, dumps, json_response
-from nanoadmin.keys import RUNTIME_KEY
 from nanoadmin.model import BrokerModel, Client, Page, Subscription
+from nanoadmin.runtime import Runtime
 
 CLIENT_ID_KEYS = ("clientid", "client_id")
 PAGING_KEYS = ("_page", "_limit")
@@ -151,8 +151,10 @@ def client_filters(query: dict[str, str]) -> ClientFilters:
     return filters
 
 
-async def list_clients(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    broker = request.app[RUNTIME_KEY].broker
+async def list_clients(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
+    broker = runtime.broker
     body = _listings.get(broker, match)
     if body is None:
         body = render_clients(broker, match)
@@ -175,15 +177,19 @@ def render_clients(broker: BrokerModel, match: RouteMatch) -> bytes:
     return clients_body(broker.find_clients(**filters))
 
 
-async def kick_client(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+async def kick_client(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
     client_id = match.params["clientid"]
-    if not request.app[RUNTIME_KEY].broker.kick(client_id):
+    if not runtime.broker.kick(client_id):
         raise CodedError(404, CLIENT_IS_OFFLINE, f"no client {client_id!r}")
     return json_response({"code": 0})
 
 
-async def list_subscriptions(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    broker = request.app[RUNTIME_KEY].broker
+async def list_subscriptions(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
+    broker = runtime.broker
     client_id = match.params.get("clientid")
     pages = paging(match.query)
     if pages is not None:
@@ -193,5 +199,7 @@ async def list_subscriptions(request: web.Request, match: RouteMatch) -> web.Str
     return json_response({"code": 0, "data": [s.as_json() for s in subscriptions]})
 
 
-async def topic_tree(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    return json_response({"code": 0, "data": request.app[RUNTIME_KEY].broker.topic_tree()})
+async def topic_tree(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
+    return json_response({"code": 0, "data": runtime.broker.topic_tree()})

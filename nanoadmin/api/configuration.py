@@ -23,7 +23,6 @@ from nanoadmin.errors import (
     coded_body,
     json_response,
 )
-from nanoadmin.keys import RUNTIME_KEY
 from nanoadmin.model.live_config import SECTIONS, LiveConfig
 from nanoadmin.runtime import Runtime, http_server_view
 from nanoadmin.settings import http_server_from_tree
@@ -31,14 +30,17 @@ from nanoadmin.settings import http_server_from_tree
 OK = {"code": 0}
 
 
-async def get_reload(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    return json_response({"code": 0, "data": request.app[RUNTIME_KEY].config.reload_view()})
+async def get_reload(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
+    return json_response({"code": 0, "data": runtime.config.reload_view()})
 
 
-async def post_reload(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+async def post_reload(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
     """Re-read the config file and keys (nanoadmin), then apply ``data`` as NanoMQ does."""
     body = await json_body(request, dict)
-    runtime = request.app[RUNTIME_KEY]
     try:
         await runtime.reload()
     except ConfigError as exc:
@@ -51,8 +53,10 @@ async def post_reload(request: web.Request, match: RouteMatch) -> web.StreamResp
     return json_response(OK)
 
 
-async def get_configuration(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    config = request.app[RUNTIME_KEY].config
+async def get_configuration(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
+    config = runtime.config
     section = match.params.get("section")
     if section is None:
         return json_response({"code": 0, "data": config.render()})
@@ -79,12 +83,13 @@ def _apply_section(runtime: Runtime, config: LiveConfig, name: str, value: objec
     # auth_http is never applied: NanoMQ tests it as an array (a bug clients cannot observe).
 
 
-async def post_configuration(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+async def post_configuration(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
     body = await json_body(request, dict)
     data = body.get("data")
     if not isinstance(data, Mapping):
         return json_response(OK)
-    runtime = request.app[RUNTIME_KEY]
     section = match.params.get("section")
     names = [section] if section is not None else list(SECTIONS)
     # http_server first: it is the one change that can fail (jwt keys), and it must fail alone.
@@ -121,9 +126,10 @@ def validate_config_text(raw: bytes, path: Path | None) -> None:
     make_strategy(http)
 
 
-async def config_update(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+async def config_update(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
     """Validate raw HOCON, then replace the config file atomically (D1, D2)."""
-    runtime = request.app[RUNTIME_KEY]
     path = runtime.settings.path
     raw = await request.read()
     try:
@@ -142,9 +148,8 @@ async def config_update(request: web.Request, match: RouteMatch) -> web.StreamRe
     return json_response(OK)
 
 
-async def ctrl(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+async def ctrl(runtime: Runtime, request: web.Request, match: RouteMatch) -> web.StreamResponse:
     action = match.params["action"].lower()
-    runtime = request.app[RUNTIME_KEY]
     if action == "stop":
         runtime.request_stop()
     elif action == "restart":

@@ -10,7 +10,7 @@ from nanoadmin import NANOMQ_VERSION
 from nanoadmin.api.endpoint_index import ENDPOINT_INDEX
 from nanoadmin.api.routing import RouteMatch
 from nanoadmin.errors import JSON, dumps, json_response
-from nanoadmin.keys import RUNTIME_KEY
+from nanoadmin.runtime import Runtime
 
 _INDEX_BODY = dumps(
     {
@@ -29,7 +29,9 @@ def format_uptime(seconds: int) -> str:
     return f"{hours} Hours, {rest // 60} minutes, {rest % 60} seconds"
 
 
-async def endpoint_index(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+async def endpoint_index(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
     return web.Response(body=_INDEX_BODY, content_type="application/json")
 
 
@@ -66,13 +68,12 @@ class _LastBrokersBody:
 _last_brokers_body = _LastBrokersBody()
 
 
-async def brokers(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    body = _last_brokers_body.get(request.app[RUNTIME_KEY].started_at)
+async def brokers(runtime: Runtime, request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    body = _last_brokers_body.get(runtime.started_at)
     return web.Response(body=body, content_type=JSON)
 
 
-async def nodes(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    runtime = request.app[RUNTIME_KEY]
+async def nodes(runtime: Runtime, request: web.Request, match: RouteMatch) -> web.StreamResponse:
     node = {
         "connections": runtime.broker.stats().sessions,
         "node_status": "Running",
@@ -82,6 +83,5 @@ async def nodes(request: web.Request, match: RouteMatch) -> web.StreamResponse:
     return json_response({"code": 0, "data": [node]})
 
 
-async def status(request: web.Request) -> web.StreamResponse:
-    runtime = request.app[RUNTIME_KEY]
+async def status(runtime: Runtime, request: web.Request) -> web.StreamResponse:
     return json_response({"code": 0, "status": "serving", "uptime": runtime.uptime_seconds()})

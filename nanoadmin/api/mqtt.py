@@ -11,7 +11,6 @@ from nanoadmin.api.bodies import json_body
 from nanoadmin.api.routing import RouteMatch
 from nanoadmin.auth.basic_auth import lenient_b64decode
 from nanoadmin.errors import CLIENT_IS_OFFLINE, REQ_PARAM_ERROR, coded_body, json_response
-from nanoadmin.keys import RUNTIME_KEY
 from nanoadmin.model import (
     HTTP_PUBLISHER_ID,
     ClientNotFound,
@@ -152,19 +151,18 @@ def unsubscribe_one(runtime: Runtime, body: object) -> None:
 Apply = Callable[[Runtime, object], None]
 
 
-async def _one(request: web.Request, apply: Apply) -> web.StreamResponse:
+async def _one(runtime: Runtime, request: web.Request, apply: Apply) -> web.StreamResponse:
     body = await json_body(request, dict)
     try:
-        apply(request.app[RUNTIME_KEY], body)
+        apply(runtime, body)
     except Refused as refused:
         return json_response(coded_body(refused.code, refused.message))
     return json_response({"code": 0})
 
 
-async def _many(request: web.Request, apply: Apply) -> web.StreamResponse:
+async def _many(runtime: Runtime, request: web.Request, apply: Apply) -> web.StreamResponse:
     """Each element on its own, as NanoMQ's publish_batch: ``{"topic": .., "code": ..}`` each."""
     items = await json_body(request, list)
-    runtime = request.app[RUNTIME_KEY]
     results = []
     for item in items:
         try:
@@ -176,25 +174,35 @@ async def _many(request: web.Request, apply: Apply) -> web.StreamResponse:
     return json_response({"data": results, "code": 0})
 
 
-async def publish(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    return await _one(request, publish_one)
+async def publish(runtime: Runtime, request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    return await _one(runtime, request, publish_one)
 
 
-async def publish_batch(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    return await _many(request, publish_one)
+async def publish_batch(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
+    return await _many(runtime, request, publish_one)
 
 
-async def subscribe(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    return await _one(request, subscribe_one)
+async def subscribe(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
+    return await _one(runtime, request, subscribe_one)
 
 
-async def unsubscribe(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    return await _one(request, unsubscribe_one)
+async def unsubscribe(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
+    return await _one(runtime, request, unsubscribe_one)
 
 
-async def subscribe_batch(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    return await _many(request, subscribe_one)
+async def subscribe_batch(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
+    return await _many(runtime, request, subscribe_one)
 
 
-async def unsubscribe_batch(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    return await _many(request, unsubscribe_one)
+async def unsubscribe_batch(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
+    return await _many(runtime, request, unsubscribe_one)

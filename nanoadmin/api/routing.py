@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from nanoadmin.errors import MethodNotAllowed, NotFound
+from nanoadmin.runtime import Runtime
 
 API_ROOT = "/api/v4"
 API_METHODS = ("GET", "POST", "PUT", "DELETE")
@@ -24,7 +25,9 @@ class RouteMatch:
         return parse_query(self.raw_query)
 
 
-ApiHandler = Callable[[web.Request, RouteMatch], Awaitable[web.StreamResponse]]
+# An endpoint: the server's runtime is its first argument, bound once when routes are set up.
+ApiHandler = Callable[[Runtime, web.Request, RouteMatch], Awaitable[web.StreamResponse]]
+RouteHandler = Callable[[web.Request, RouteMatch], Awaitable[web.StreamResponse]]
 
 
 def is_api_target(target: str) -> bool:
@@ -62,11 +65,11 @@ def parse_query(raw: str) -> dict[str, str]:
 class Router:
     """Routes by segment pattern; ``{name}`` segments capture the raw text."""
 
-    _routes: dict[int, list[tuple[tuple[str, ...], dict[str, ApiHandler]]]] = field(
+    _routes: dict[int, list[tuple[tuple[str, ...], dict[str, RouteHandler]]]] = field(
         default_factory=dict
     )
 
-    def add(self, method: str, pattern: str, handler: ApiHandler) -> None:
+    def add(self, method: str, pattern: str, handler: RouteHandler) -> None:
         segments = tuple(s for s in pattern.strip("/").split("/") if s)
         bucket = self._routes.setdefault(len(segments), [])
         for existing, handlers in bucket:
@@ -85,7 +88,7 @@ class Router:
             for method in handlers
         ]
 
-    def resolve(self, method: str, segments: list[str]) -> tuple[ApiHandler, dict[str, str]]:
+    def resolve(self, method: str, segments: list[str]) -> tuple[RouteHandler, dict[str, str]]:
         for pattern, handlers in self._routes.get(len(segments), ()):
             params: dict[str, str] = {}
             for want, have in zip(pattern, segments, strict=True):

@@ -14,26 +14,21 @@ from nanoadmin.errors import (
     coded_body,
     json_response,
 )
-from nanoadmin.keys import RUNTIME_KEY
 from nanoadmin.model import ModelError
 from nanoadmin.model.rules import (
     RuleActionUnsupported,
     RuleNotFound,
     RuleParamsMissing,
     RuleRejected,
-    RuleTable,
     parse_rule_id,
 )
+from nanoadmin.runtime import Runtime
 
 ENGINE_OFF = "the rule engine is off: the config has no rules block"
 
 
 def _engine_off() -> web.Response:
     return json_response(coded_body(PLUGIN_IS_CLOSED, ENGINE_OFF))
-
-
-def _rules(request: web.Request) -> RuleTable | None:
-    return request.app[RUNTIME_KEY].loaded.rules
 
 
 # NanoMQ's status and code for each refusal; an unknown rule is 107, but 108 on PUT.
@@ -50,15 +45,17 @@ def _refused(error: ModelError, *, updating: bool = False) -> CodedError:
     return CodedError(400, code, error.message)
 
 
-async def list_rules(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    rules = _rules(request)
+async def list_rules(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
+    rules = runtime.loaded.rules
     if rules is None:
         return _engine_off()
     return json_response({"data": rules.list(), "code": 0})
 
 
-async def get_rule(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    rules = _rules(request)
+async def get_rule(runtime: Runtime, request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    rules = runtime.loaded.rules
     if rules is None:
         return _engine_off()
     try:
@@ -72,9 +69,11 @@ def _saved(rule_json: dict[str, object]) -> web.Response:
     return json_response({"data": data, "actions": [], "code": 0})
 
 
-async def create_rule(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+async def create_rule(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
     body = await json_body(request, dict)
-    rules = _rules(request)
+    rules = runtime.loaded.rules
     if rules is None:
         return _engine_off()
     try:
@@ -83,9 +82,11 @@ async def create_rule(request: web.Request, match: RouteMatch) -> web.StreamResp
         raise _refused(error) from None
 
 
-async def update_rule(request: web.Request, match: RouteMatch) -> web.StreamResponse:
+async def update_rule(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
     body = await json_body(request, dict)
-    rules = _rules(request)
+    rules = runtime.loaded.rules
     if rules is None:
         return _engine_off()
     try:
@@ -94,8 +95,10 @@ async def update_rule(request: web.Request, match: RouteMatch) -> web.StreamResp
         raise _refused(error, updating=True) from None
 
 
-async def delete_rule(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    rules = _rules(request)
+async def delete_rule(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
+    rules = runtime.loaded.rules
     if rules is None:
         return _engine_off()
     try:

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from nanoadmin.api.routing import RouteMatch
 from nanoadmin.errors import json_response
-from nanoadmin.keys import RUNTIME_KEY
+from nanoadmin.runtime import Runtime
 
 # (name, type, help suffix): NanoMQ's order and its odd empty HELP texts.
 PROMETHEUS_SERIES = (
@@ -28,8 +28,7 @@ PROMETHEUS_SERIES = (
 )
 
 
-async def metrics(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    runtime = request.app[RUNTIME_KEY]
+async def metrics(runtime: Runtime, request: web.Request, match: RouteMatch) -> web.StreamResponse:
     cpu, memory = runtime.process.sample()
     return json_response(
         {
@@ -41,8 +40,9 @@ async def metrics(request: web.Request, match: RouteMatch) -> web.StreamResponse
     )
 
 
-async def prometheus(request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    runtime = request.app[RUNTIME_KEY]
+async def prometheus(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
     stats = runtime.broker.stats()
     cpu, memory = runtime.process.sample()
     values: dict[str, str] = {
