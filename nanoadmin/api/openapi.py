@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 from importlib import resources
 
-import yaml
 from aiohttp import web
 
 from nanoadmin.errors import dumps
@@ -13,6 +12,8 @@ from nanoadmin.errors import dumps
 
 @functools.cache
 def openapi_document() -> dict[str, object]:
+    import yaml  # on the first request for the document, not at every start
+
     text = resources.files("nanoadmin").joinpath("openapi.yaml").read_text(encoding="utf-8")
     document = yaml.safe_load(text)
     assert isinstance(document, dict)

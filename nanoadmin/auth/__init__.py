@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 from nanoadmin.auth.base import AuthError, AuthStrategy, Identity
 from nanoadmin.auth.basic_auth import BasicAuth
-from nanoadmin.auth.jwt_auth import JwtAuth, load_public_keys
 from nanoadmin.auth.no_auth import NoAuth
 from nanoadmin.settings import AuthType, HttpServerSettings
 
@@ -18,6 +17,10 @@ def _basic(settings: HttpServerSettings) -> AuthStrategy:
 
 
 def _jwt(settings: HttpServerSettings) -> AuthStrategy:
+    # On demand: PyJWT and cryptography take a tenth of a second to import, which a server
+    # with Basic auth would pay at every start for nothing.
+    from nanoadmin.auth.jwt_auth import JwtAuth, load_public_keys
+
     keys = load_public_keys(settings.jwt.public_keyfiles)
     return JwtAuth(keys, cache_size=settings.jwt.token_cache_size)
 
