@@ -1,6 +1,6 @@
 """nanoadmin's benchmark: one command, loopback only, bounded in time.
 
-    .venv/bin/python bench/run.py              # full run: 5 s per wrk run, 3 runs each, ~2 min
+    .venv/bin/python bench/run.py              # full run: 5 s per wrk run, 3 runs each, ~3 min
     .venv/bin/python bench/run.py --smoke      # 1 s runs, 1 repetition, small data sets
 
 It starts each server as its own process on a free 127.0.0.1 port, then drives it with
@@ -14,9 +14,11 @@ generator stands in where that is impossible, and says so). Cases:
   (e) nanoadmin, GET /api/v4/clients?_page=1&_limit=100 with --mock-clients 100000
   (f) nanoadmin, POST /api/v4/mqtt/publish with 10 000 mock clients subscribed
 
-Each case runs ``--repeat`` times, in rounds (a..f, a..f, ...) so that a change in the machine's
-background load hits every case alike; the table shows the median req/s, the median p99 latency,
-the ratio to (a), and the server's CPU time per request (the steadiest figure on a busy machine).
+Each case runs ``--repeat`` times, and every run of (b)..(f) is paired with a run of (a) right
+beside it (a first in odd rounds, last in even ones): a shared machine's speed drifts by 20 % and
+more within a minute, and a pair sees the same machine. The table shows the median req/s and
+median p99 latency of each case, its ratio to (a) as the median of its paired ratios, and the
+server's CPU time per request.
 It also reports the time from process start to the first 200 on /status and the resident memory
 (VmRSS) after start with 0 and with 100 000 mock clients. Exit status 0 when every case ran; with
 ``--check``, 1 when a target is missed.
@@ -454,15 +456,32 @@ def main(argv: list[str] | None = None) -> int:
                 check(case.server, case)
                 if args.warmup:
                     generator.run(case, args.warmup)
-            for _ in range(args.repeat):
-                for case in cases:
-                    samples[case.key].append(generator.run(case, args.duration))
+            for round_number in range(args.repeat):
+                for case in cases[1:]:
+                    pair = (cases[0], case) if round_number % 2 == 0 else (case, cases[0])
+                    for run in pair:
+                        samples[run.key].append(generator.run(run, args.duration))
         finally:
             for server in servers:
                 server.stop()
         elapsed = time.monotonic() - began
 
     return report(args, cases, samples, generator, servers, load, elapsed, loop)
+
+
+def paired_ratios(cases: list[Case], samples: dict[str, list[Sample]]) -> dict[str, float]:
+    """Each case's median ratio to (a), run by run: (a)'s runs interleave with every case's,
+    so its runs ``i * k + j`` pair with case ``j`` (of ``k``) in round ``i``."""
+    base_runs = samples[cases[0].key]
+    others = len(cases) - 1
+    ratios = {cases[0].key: 1.0}
+    for index, case in enumerate(cases[1:]):
+        pairs = [
+            (run.rps, base_runs[round_number * others + index].rps)
+            for round_number, run in enumerate(samples[case.key])
+        ]
+        ratios[case.key] = statistics.median(rps / base if base else 0.0 for rps, base in pairs)
+    return ratios
 
 
 def report(
@@ -485,12 +504,17 @@ def report(
         )
         for key, runs in samples.items()
     }
-    base = medians["a"][0]
+    ratios = paired_ratios(cases, samples)
     missed: list[str] = []
     mode = " (smoke mode: figures are not meaningful)" if args.smoke else ""
     print()
     print(f"nanoadmin benchmark{mode}")
-    print(f"  load:    {generator.describe()}, {args.duration} s a run, median of {args.repeat}")
+    runs_a = len(samples[cases[0].key])
+    print(
+        f"  load:    {generator.describe()}, {args.duration} s a run, "
+        f"median of {args.repeat} ({runs_a} for (a))"
+    )
+    print("  × (a):   median of the ratios of each run to the run of (a) beside it")
     print(f"  machine: {machine()}, load average {load:.2f} at start")
     print(f"  stack:   {versions()}, event loop {loop} (nanoadmin's, and so the bare app's)")
     print()
@@ -500,7 +524,7 @@ def report(
     print("-" * len(header))
     for case in cases:
         rps, p99, cpu, bad = medians[case.key]
-        ratio = rps / base if base else 0.0
+        ratio = ratios[case.key]
         verdict = ""
         if case.target is not None:
             ok = ratio >= case.target
@@ -549,7 +573,7 @@ def report(
                             "rps": medians[c.key][0],
                             "p99_ms": medians[c.key][1],
                             "cpu_us_per_request": medians[c.key][2],
-                            "ratio": medians[c.key][0] / base if base else 0.0,
+                            "ratio": ratios[c.key],
                             "runs": [s.rps for s in samples[c.key]],
                         }
                         for c in cases
