@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from nanoadmin.config import ConfigError, load_tree
+from nanoadmin.config.hocon import parse_hocon
 from nanoadmin.config.values import lookup
 from nanoadmin.settings import load_settings
 from tests.conftest import NANOMQ_ETC
@@ -255,3 +258,28 @@ def test_both_nanomq_fixtures_build_the_live_configuration() -> None:
     )
     assert basic["keepalive_backoff"] == 1250.0  # KV's atof, as NanoMQ reads it
     assert old.config.bridges.names() == ["emqx"]
+
+
+def test_hocon_parses_in_threads_at_once_as_alone() -> None:
+    # config_update and reload parse in worker threads; pyhocon builds its grammar under a
+    # switch of pyparsing's process-wide whitespace setting, so two parses at once used to
+    # fail with syntax errors. Small texts: building the grammar is most of each parse.
+    text = (
+        "http_server {\n  port = 8081\n  auth_type = basic\n}\nmqtt {\n  max_packet_size = 1KB\n}\n"
+    )
+    alone = parse_hocon(text, basedir=NANOMQ_ETC, source="small.conf")
+
+    def parse(_: int) -> dict[str, object] | str:
+        try:
+            return parse_hocon(text, basedir=NANOMQ_ETC, source="small.conf")
+        except ConfigError as exc:
+            return str(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, to make the race likely
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(parse, range(400)))
+    finally:
+        sys.setswitchinterval(interval)
+    assert [r for r in results if r != alone] == []

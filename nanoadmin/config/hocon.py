@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +15,11 @@ from pyparsing import ParseBaseException
 from nanoadmin.config.errors import ConfigError
 
 logger = logging.getLogger("nanoadmin.config")
+
+# One parse at a time: pyhocon builds its grammar under a switch of pyparsing's process-wide
+# default whitespace, and this module swaps pyhocon's logger and the warning filters, so two
+# threads parsing at once (config_update and a reload do it off the event loop) break each other.
+_PARSING = threading.Lock()
 
 
 class _IncludeWarnings(logging.Handler):
@@ -48,6 +54,16 @@ def parse_hocon(text: str, *, basedir: Path, source: str) -> dict[str, object]:
     ``${...}`` substitutions are not resolved: NanoMQ's parser drops them, and resolving them
     would let a posted config read environment variables back through error messages.
     """
+    with _PARSING:
+        tree = _parse_tree(text, basedir=basedir, source=source)
+    if not isinstance(tree, ConfigTree):
+        raise ConfigError(f"{source}: expected an object at the top level")
+    result = plain(tree)
+    assert isinstance(result, dict)
+    return result
+
+
+def _parse_tree(text: str, *, basedir: Path, source: str) -> object:
     pyhocon_logger = logging.getLogger("pyhocon.config_parser")
     collector = _IncludeWarnings()
     pyhocon_logger.addHandler(collector)
@@ -75,11 +91,7 @@ def parse_hocon(text: str, *, basedir: Path, source: str) -> dict[str, object]:
         if "Cannot include file" in message:
             missing = message.removeprefix("Cannot include file ").split(". File does")[0]
             logger.warning("%s: include %s not found; skipped", source, missing)
-    if not isinstance(tree, ConfigTree):
-        raise ConfigError(f"{source}: expected an object at the top level")
-    result = plain(tree)
-    assert isinstance(result, dict)
-    return result
+    return tree
 
 
 def load_hocon(path: Path, text: str) -> dict[str, object]:
