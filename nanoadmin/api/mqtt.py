@@ -8,9 +8,16 @@ from collections.abc import Callable, Mapping
 from aiohttp import web
 
 from nanoadmin.api.bodies import json_body
-from nanoadmin.api.routing import RouteMatch
+from nanoadmin.api.routing import ApiHandler, RouteMatch
 from nanoadmin.auth.basic_auth import lenient_b64decode
-from nanoadmin.errors import CLIENT_IS_OFFLINE, REQ_PARAM_ERROR, coded_body, json_response
+from nanoadmin.errors import (
+    CLIENT_IS_OFFLINE,
+    JSON,
+    REQ_PARAM_ERROR,
+    coded_body,
+    dumps,
+    json_response,
+)
 from nanoadmin.model import (
     HTTP_PUBLISHER_ID,
     ClientNotFound,
@@ -149,60 +156,45 @@ def unsubscribe_one(runtime: Runtime, body: object) -> None:
 
 
 Apply = Callable[[Runtime, object], None]
+OK_BODY = dumps({"code": 0})
 
 
-async def _one(runtime: Runtime, request: web.Request, apply: Apply) -> web.StreamResponse:
-    body = await json_body(request, dict)
-    try:
-        apply(runtime, body)
-    except Refused as refused:
-        return json_response(coded_body(refused.code, refused.message))
-    return json_response({"code": 0})
+def one_per_request(apply: Apply) -> ApiHandler:
+    """An endpoint that applies ``apply`` to the one JSON object posted."""
 
-
-async def _many(runtime: Runtime, request: web.Request, apply: Apply) -> web.StreamResponse:
-    """Each element on its own, as NanoMQ's publish_batch: ``{"topic": .., "code": ..}`` each."""
-    items = await json_body(request, list)
-    results = []
-    for item in items:
+    async def endpoint(runtime: Runtime, request: web.Request, match: RouteMatch) -> web.Response:
+        body = await json_body(request, dict)
         try:
-            apply(runtime, item)
-            code = 0
+            apply(runtime, body)
         except Refused as refused:
-            code = refused.code
-        results.append({**_batch_topic(item), "code": code})
-    return json_response({"data": results, "code": 0})
+            return json_response(coded_body(refused.code, refused.message))
+        return web.Response(body=OK_BODY, content_type=JSON)
+
+    return endpoint
 
 
-async def publish(runtime: Runtime, request: web.Request, match: RouteMatch) -> web.StreamResponse:
-    return await _one(runtime, request, publish_one)
+def each_of_a_batch(apply: Apply) -> ApiHandler:
+    """An endpoint that applies ``apply`` to each element of the JSON array posted, on its own,
+    as NanoMQ's publish_batch: ``{"topic": .., "code": ..}`` for each."""
+
+    async def endpoint(runtime: Runtime, request: web.Request, match: RouteMatch) -> web.Response:
+        items = await json_body(request, list)
+        results = []
+        for item in items:
+            try:
+                apply(runtime, item)
+                code = 0
+            except Refused as refused:
+                code = refused.code
+            results.append({**_batch_topic(item), "code": code})
+        return json_response({"data": results, "code": 0})
+
+    return endpoint
 
 
-async def publish_batch(
-    runtime: Runtime, request: web.Request, match: RouteMatch
-) -> web.StreamResponse:
-    return await _many(runtime, request, publish_one)
-
-
-async def subscribe(
-    runtime: Runtime, request: web.Request, match: RouteMatch
-) -> web.StreamResponse:
-    return await _one(runtime, request, subscribe_one)
-
-
-async def unsubscribe(
-    runtime: Runtime, request: web.Request, match: RouteMatch
-) -> web.StreamResponse:
-    return await _one(runtime, request, unsubscribe_one)
-
-
-async def subscribe_batch(
-    runtime: Runtime, request: web.Request, match: RouteMatch
-) -> web.StreamResponse:
-    return await _many(runtime, request, subscribe_one)
-
-
-async def unsubscribe_batch(
-    runtime: Runtime, request: web.Request, match: RouteMatch
-) -> web.StreamResponse:
-    return await _many(runtime, request, unsubscribe_one)
+publish = one_per_request(publish_one)
+publish_batch = each_of_a_batch(publish_one)
+subscribe = one_per_request(subscribe_one)
+unsubscribe = one_per_request(unsubscribe_one)
+subscribe_batch = each_of_a_batch(subscribe_one)
+unsubscribe_batch = each_of_a_batch(unsubscribe_one)
