@@ -14,11 +14,12 @@ generator stands in where that is impossible, and says so). Cases:
   (e) nanoadmin, GET /api/v4/clients?_page=1&_limit=100 with --mock-clients 100000
   (f) nanoadmin, POST /api/v4/mqtt/publish with 10 000 mock clients subscribed
 
-Each case runs ``--repeat`` times, and every run of (b)..(f) is paired with a run of (a) right
-beside it (a first in odd rounds, last in even ones): a shared machine's speed drifts by 20 % and
-more within a minute, and a pair sees the same machine. The table shows the median req/s and
-median p99 latency of each case, its ratio to (a) as the median of its paired ratios, and the
-server's CPU time per request.
+Each case runs ``--repeat`` times, and every run of (b)..(f) is paired with a run of (a): the
+two take turns in 1 s slices (a, X, X, a, a, X, ...) until each has had ``--duration`` seconds.
+A shared machine's speed swings by half within seconds here; a pair's slices see the same
+machine. The table shows each case's median req/s and p99 latency over its runs (a run's p99:
+its median slice's), its ratio to (a) as the median of its paired ratios, and the server's CPU
+time per request.
 It also reports the time from process start to the first 200 on /status and the resident memory
 (VmRSS) after start with 0 and with 100 000 mock clients. Exit status 0 when every case ran; with
 ``--check``, 1 when a target is missed.
@@ -215,6 +216,15 @@ class LoadGenerator:
         cpu = server.cpu_seconds() - cpu_before
         return Sample(rps, p99, requests, bad, cpu / requests * 1e6 if requests else 0.0)
 
+    def run_pair(self, base: Case, case: Case, seconds: int) -> tuple[Sample, Sample]:
+        """``seconds`` of load on each of two cases, in 1 s slices that take turns, so that both
+        see the same machine; each sample sums its slices (p99: the median slice's)."""
+        slices: dict[str, list[Sample]] = {base.key: [], case.key: []}
+        for index in range(seconds):
+            for turn in (base, case) if index % 2 == 0 else (case, base):
+                slices[turn.key].append(self.run(turn, 1))
+        return combine(slices[base.key]), combine(slices[case.key])
+
     def _wrk(self, case: Case, seconds: int) -> tuple[float, float, int, int]:
         assert self.wrk is not None
         argv = [self.wrk, f"-t{self.threads}", f"-c{self.connections}", f"-d{seconds}s"]
@@ -247,6 +257,18 @@ class LoadGenerator:
         out = json.loads(done.stdout)
         bad = int(out["errors"]) + int(out["non2xx"])
         return float(out["rps"]), float(out["p99_ms"]), int(out["requests"]), bad
+
+
+def combine(slices: list[Sample]) -> Sample:
+    requests = sum(s.requests for s in slices)
+    cpu_us = sum(s.cpu_us * s.requests for s in slices)
+    return Sample(
+        rps=statistics.fmean(s.rps for s in slices),
+        p99_ms=statistics.median(s.p99_ms for s in slices),
+        requests=requests,
+        bad=sum(s.bad for s in slices),
+        cpu_us=cpu_us / requests if requests else 0.0,
+    )
 
 
 def lua_string(text: str) -> str:
@@ -456,11 +478,11 @@ def main(argv: list[str] | None = None) -> int:
                 check(case.server, case)
                 if args.warmup:
                     generator.run(case, args.warmup)
-            for round_number in range(args.repeat):
+            for _ in range(args.repeat):
                 for case in cases[1:]:
-                    pair = (cases[0], case) if round_number % 2 == 0 else (case, cases[0])
-                    for run in pair:
-                        samples[run.key].append(generator.run(run, args.duration))
+                    base_sample, case_sample = generator.run_pair(cases[0], case, args.duration)
+                    samples[cases[0].key].append(base_sample)
+                    samples[case.key].append(case_sample)
         finally:
             for server in servers:
                 server.stop()
@@ -470,8 +492,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def paired_ratios(cases: list[Case], samples: dict[str, list[Sample]]) -> dict[str, float]:
-    """Each case's median ratio to (a), run by run: (a)'s runs interleave with every case's,
-    so its runs ``i * k + j`` pair with case ``j`` (of ``k``) in round ``i``."""
+    """Each case's median ratio to (a), run by run: (a) has one run paired with each run of
+    every other case, so its run ``i * k + j`` pairs with case ``j`` (of ``k``) in round ``i``."""
     base_runs = samples[cases[0].key]
     others = len(cases) - 1
     ratios = {cases[0].key: 1.0}
@@ -514,7 +536,9 @@ def report(
         f"  load:    {generator.describe()}, {args.duration} s a run, "
         f"median of {args.repeat} ({runs_a} for (a))"
     )
-    print("  × (a):   median of the ratios of each run to the run of (a) beside it")
+    print(
+        "  × (a):   median of the ratios of each run to its paired run of (a), 1 s slices in turn"
+    )
     print(f"  machine: {machine()}, load average {load:.2f} at start")
     print(f"  stack:   {versions()}, event loop {loop} (nanoadmin's, and so the bare app's)")
     print()
