@@ -30,6 +30,7 @@ CHALLENGE = 'Bearer error="invalid_token"'
 CHALLENGE_NO_TOKEN = 'Bearer realm="nanoadmin"'
 PREFIX = "Bearer"
 BEARER_SPACE = PREFIX + " "
+_TOKEN_START = len(BEARER_SPACE)
 EXP_GRACE_SECONDS = 200
 MAX_KEY_BYTES = 64 * 1024
 
@@ -225,7 +226,7 @@ class JwtAuth(AuthStrategy):
         header = request.headers.get(AUTHORIZATION)
         if self._cache is not None and header is not None:
             # The usual header, "Bearer <a token verified before>", unexpired: no parsing.
-            cached = self._cache.get(header[len(BEARER_SPACE) :])
+            cached = self._cache.get(header[_TOKEN_START:])
             if (
                 cached is not None
                 and header.startswith(BEARER_SPACE)
