@@ -7,23 +7,22 @@ import time
 
 
 class InFlight:
+    """Admission adds one to ``count`` for each request and takes it away when answered (as
+    plain arithmetic: two method calls a request would cost more than the rest of admission);
+    after taking it away, it calls :meth:`wake` while a stop is ``draining``."""
+
     def __init__(self) -> None:
         self.count = 0
-        # Made by the first wait_idle: until a stop waits, a request costs two additions.
-        self._idle: asyncio.Event | None = None
+        self.draining = False
+        self._idle = asyncio.Event()
 
-    def enter(self) -> None:
-        self.count += 1
-
-    def leave(self) -> None:
-        self.count -= 1
-        if self.count == 0 and self._idle is not None:
+    def wake(self) -> None:
+        if self.count == 0:
             self._idle.set()
 
     async def wait_idle(self, timeout: float) -> bool:
         """True when no request is in flight, False when ``timeout`` passed first."""
-        if self._idle is None:
-            self._idle = asyncio.Event()
+        self.draining = True
         deadline = time.monotonic() + timeout
         while self.count:
             self._idle.clear()

@@ -25,7 +25,7 @@ def admission(runtime: Runtime) -> Callable[[Handler], Handler]:
 
     def admitted(handler: Handler) -> Handler:
         async def admitted_handler(request: web.Request) -> web.StreamResponse:
-            in_flight.enter()
+            in_flight.count += 1
             try:
                 if request.body_exists:
                     limit = runtime.settings.http_server.max_body
@@ -40,7 +40,9 @@ def admission(runtime: Runtime) -> Callable[[Handler], Handler]:
             except Exception as exc:
                 return response_for(request, exc)
             finally:
-                in_flight.leave()
+                in_flight.count -= 1
+                if in_flight.draining:
+                    in_flight.wake()
 
         return admitted_handler
 
