@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,29 @@ PUBLISH_BODY = json.dumps(
     separators=(",", ":"),
 )
 START_TIMEOUT = 60.0
+
+
+def _cpus() -> tuple[set[int] | None, set[int] | None]:
+    """The CPU every server runs on and the CPUs the load generator runs on: the last CPU this
+    process may use, and the rest. The two vCPUs of a shared VM need not be equally fast, and a
+    pair of runs must not differ by where the scheduler put each server. None off Linux or on
+    a single CPU."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None, None
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        return None, None
+    return {allowed[-1]}, set(allowed[:-1])
+
+
+SERVER_CPUS, LOAD_CPUS = _cpus()
+
+
+def pinned(cpus: set[int] | None) -> Callable[[], None] | None:
+    """A preexec_fn that pins the child to ``cpus`` before it runs anything."""
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
 
 
 # -- servers -----------------------------------------------------------------------------------
@@ -92,7 +116,12 @@ class Server:
         with self.log.open("wb") as log:
             began = time.perf_counter()
             self.process = subprocess.Popen(
-                argv, cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT
+                argv,
+                cwd=PROJECT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=pinned(SERVER_CPUS),
             )
         deadline = began + START_TIMEOUT
         while not status_is_200(self.port):
@@ -238,7 +267,13 @@ class LoadGenerator:
             script.write_text("\n".join(lines) + "\n")
             argv += ["-s", str(script)]
         argv.append(f"http://{HOST}:{case.server.port}{case.path}")
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
+        done = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=seconds + 30,
+            preexec_fn=pinned(LOAD_CPUS),
+        )
         if done.returncode != 0:
             raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip()}")
         return parse_wrk(done.stdout)
@@ -251,7 +286,13 @@ class LoadGenerator:
             argv += ["--header", header]
         if case.body:
             argv += ["--header", "Content-Type: application/json", "--body", case.body]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
+        done = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=seconds + 30,
+            preexec_fn=pinned(LOAD_CPUS),
+        )
         if done.returncode != 0:
             raise RuntimeError(f"loadgen failed: {done.stderr.strip()}")
         out = json.loads(done.stdout)
@@ -540,6 +581,9 @@ def report(
         "  × (a):   median of the ratios of each run to its paired run of (a), 1 s slices in turn"
     )
     print(f"  machine: {machine()}, load average {load:.2f} at start")
+    if SERVER_CPUS is not None and LOAD_CPUS is not None:
+        load_cpus = ",".join(map(str, sorted(LOAD_CPUS)))
+        print(f"  pinned:  every server on CPU {min(SERVER_CPUS)}, the load on CPU {load_cpus}")
     print(f"  stack:   {versions()}, event loop {loop} (nanoadmin's, and so the bare app's)")
     print()
     header = f"{'case':<50} {'req/s':>9} {'p99 ms':>8} {'× (a)':>6} {'target':<12}"
