@@ -17,9 +17,10 @@ generator stands in where that is impossible, and says so). Cases:
 Each case runs ``--repeat`` times, and every run of (b)..(f) is paired with a run of (a): the
 two take turns in 1 s slices (a, X, X, a, a, X, ...) until each has had ``--duration`` seconds.
 A shared machine's speed swings by half within seconds here; a pair's slices see the same
-machine. The table shows each case's median req/s and p99 latency over its runs (a run's p99:
-its median slice's), its ratio to (a) as the median of its paired ratios, and the server's CPU
-time per request.
+machine, and every server runs pinned to the same CPU (the load generator to the others). The
+table shows each case's median req/s and p99 latency over its runs (a run's p99: its median
+slice's), its ratio to (a) as the median of its paired ratios, and the server's CPU time per
+request.
 It also reports the time from process start to the first 200 on /status and the resident memory
 (VmRSS) after start with 0 and with 100 000 mock clients. Exit status 0 when every case ran; with
 ``--check``, 1 when a target is missed.
