@@ -268,16 +268,7 @@ class LoadGenerator:
             script.write_text("\n".join(lines) + "\n")
             argv += ["-s", str(script)]
         argv.append(f"http://{HOST}:{case.server.port}{case.path}")
-        done = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=seconds + 30,
-            preexec_fn=pinned(LOAD_CPUS),
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip()}")
-        return parse_wrk(done.stdout)
+        return parse_wrk(run_load("wrk", argv, seconds))
 
     def _python(self, case: Case, seconds: int) -> tuple[float, float, int, int]:
         argv = [PYTHON, str(BENCH / "loadgen.py"), "--port", str(case.server.port)]
@@ -287,18 +278,23 @@ class LoadGenerator:
             argv += ["--header", header]
         if case.body:
             argv += ["--header", "Content-Type: application/json", "--body", case.body]
-        done = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=seconds + 30,
-            preexec_fn=pinned(LOAD_CPUS),
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"loadgen failed: {done.stderr.strip()}")
-        out = json.loads(done.stdout)
+        out = json.loads(run_load("loadgen", argv, seconds))
         bad = int(out["errors"]) + int(out["non2xx"])
         return float(out["rps"]), float(out["p99_ms"]), int(out["requests"]), bad
+
+
+def run_load(name: str, argv: list[str], seconds: int) -> str:
+    """Run a load generator on the load CPUs for ``seconds``; its standard output."""
+    done = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        preexec_fn=pinned(LOAD_CPUS),
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{name} failed ({done.returncode}): {done.stderr.strip()}")
+    return done.stdout
 
 
 def combine(slices: list[Sample]) -> Sample:
