@@ -6,9 +6,10 @@ import abc
 from dataclasses import dataclass
 from typing import ClassVar
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
-AUTHORIZATION = "Authorization"
+# aiohttp's istr: a case-insensitive header lookup then skips folding the name.
+AUTHORIZATION = hdrs.AUTHORIZATION
 
 # NanoMQ's result codes for authentication failures.
 CODE_BAD_CREDENTIALS = 103
