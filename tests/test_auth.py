@@ -117,9 +117,11 @@ def forge(header: dict[str, object], payload: dict[str, object], signature: byte
     )
 
 
-@pytest.fixture
-async def jwt_client(make_client: ClientFactory, tmp_path: Path, keypair: KeyPair) -> Client:
-    return await make_client(jwt_settings(tmp_path, keypair.public_path, cache_size=0))
+@pytest.fixture(params=[0, 100], ids=["no-cache", "cache"])
+async def jwt_client(
+    make_client: ClientFactory, tmp_path: Path, keypair: KeyPair, request: pytest.FixtureRequest
+) -> Client:
+    return await make_client(jwt_settings(tmp_path, keypair.public_path, cache_size=request.param))
 
 
 async def test_jwt_valid_token(jwt_client: Client, keypair: KeyPair) -> None:
@@ -190,11 +192,15 @@ async def test_jwt_failures(jwt_client: Client, keypair: KeyPair, other_keypair:
         "payload not object": ("Bearer " + forge({"alg": "RS256"}, [1, 2]), 103),  # type: ignore[arg-type]
         "public key as text": ("Bearer " + base64.b64encode(public_pem).decode(), 103),
     }
+    # First the good token, so that with a cache it is cached: the tampered payload then ends
+    # exactly as a cached token does, and must still be refused.
+    assert (await get_code(jwt_client, {"Authorization": "Bearer " + good}))[:2] == (200, 0)
     for name, (header, want) in cases.items():
         headers = {"Authorization": header} if header is not None else {}
         status, code, response_headers = await get_code(jwt_client, headers)
         assert (status, code) == (401, want), name
         assert response_headers["WWW-Authenticate"].startswith("Bearer"), name
+    assert (await get_code(jwt_client, {"Authorization": "Bearer " + good}))[:2] == (200, 0)
 
 
 async def test_jwt_hs256_signed_with_public_key_pem_is_refused(

@@ -30,8 +30,8 @@ CHALLENGE = 'Bearer error="invalid_token"'
 CHALLENGE_NO_TOKEN = 'Bearer realm="nanoadmin"'
 PREFIX = "Bearer"
 BEARER_SPACE = PREFIX + " "
-_TOKEN_START = len(BEARER_SPACE)
 EXP_GRACE_SECONDS = 200
+CACHE_KEY_CHARS = 16
 MAX_KEY_BYTES = 64 * 1024
 
 _RS256 = RSAAlgorithm(RSAAlgorithm.SHA256)
@@ -129,22 +129,35 @@ def bearer_token(header: str | None) -> str:
 
 
 class VerifiedTokenCache:
-    """Tokens whose signature and ``iss`` verified, with their ``exp``; oldest evicted first."""
+    """Tokens whose signature and ``iss`` verified, with their ``exp``; oldest evicted first.
+
+    An entry is found by the token's last CACHE_KEY_CHARS characters (the end of its signature)
+    and then compared whole, so a lookup hashes 16 characters, not a 400-character token. Two
+    tokens that end alike share one slot: each still verified, never taken for the other.
+    """
 
     def __init__(self, max_size: int) -> None:
         self.max_size = max_size
-        self._entries: dict[str, tuple[int, Identity]] = {}
+        # key -> ("Bearer <token>", exp, identity): the header that sends the token, as stored.
+        self._entries: dict[str, tuple[str, int, Identity]] = {}
         # The dict's own get: a lookup is then one C call, not a method calling a method.
-        self.get: Callable[[str], tuple[int, Identity] | None] = self._entries.get
+        self.get: Callable[[str], tuple[str, int, Identity] | None] = self._entries.get
 
     def __len__(self) -> int:
         return len(self._entries)
 
+    def find(self, token: str) -> tuple[int, Identity] | None:
+        entry = self.get(token[-CACHE_KEY_CHARS:])
+        if entry is None or entry[0] != BEARER_SPACE + token:
+            return None
+        return entry[1], entry[2]
+
     def put(self, token: str, exp: int, identity: Identity) -> None:
-        if len(self._entries) >= self.max_size:
+        key = token[-CACHE_KEY_CHARS:]
+        if key not in self._entries and len(self._entries) >= self.max_size:
             # Dicts keep insertion order, so the first key is the oldest entry.
             del self._entries[next(iter(self._entries))]
-        self._entries[token] = (exp, identity)
+        self._entries[key] = (BEARER_SPACE + token, exp, identity)
 
     def clear(self) -> None:
         self._entries.clear()
@@ -181,7 +194,7 @@ class JwtAuth(AuthStrategy):
     def verify(self, token: str) -> Identity:
         """Check one token; AuthError 103 for any failure but expiry alone, which is 116."""
         if self._cache is not None:
-            cached = self._cache.get(token)
+            cached = self._cache.find(token)
             if cached is not None:
                 self._check_exp(cached[0])
                 return cached[1]
@@ -226,11 +239,11 @@ class JwtAuth(AuthStrategy):
         header = request.headers.get(AUTHORIZATION)
         if self._cache is not None and header is not None:
             # The usual header, "Bearer <a token verified before>", unexpired: no parsing.
-            cached = self._cache.get(header[_TOKEN_START:])
+            entry = self._cache.get(header[-CACHE_KEY_CHARS:])
             if (
-                cached is not None
-                and header.startswith(BEARER_SPACE)
-                and self._clock() - EXP_GRACE_SECONDS <= cached[0]
+                entry is not None
+                and entry[0] == header
+                and self._clock() - EXP_GRACE_SECONDS <= entry[1]
             ):
-                return cached[1]
+                return entry[2]
         return self.verify(bearer_token(header))
