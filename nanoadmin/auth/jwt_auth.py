@@ -33,6 +33,7 @@ BEARER_SPACE = PREFIX + " "
 EXP_GRACE_SECONDS = 200
 CACHE_KEY_CHARS = 16
 MAX_KEY_BYTES = 64 * 1024
+MAX_EXP = 2**53  # an exp in year 285 million; a float holds every second up to it exactly
 
 _RS256 = RSAAlgorithm(RSAAlgorithm.SHA256)
 _LEADING_INTEGER = re.compile(r"\s*([+-]?\d+)")
@@ -117,6 +118,14 @@ def claim_seconds(value: object) -> int | None:
     return None
 
 
+def accepted_until_for(exp: int | None) -> float | None:
+    """The last clock reading at which a token with ``exp`` is accepted: NanoMQ's 200 s grace
+    after it. A float, since a clock reading compares with a float faster than with an int."""
+    if exp is None:
+        return None
+    return float(max(-MAX_EXP, min(exp, MAX_EXP)) + EXP_GRACE_SECONDS)
+
+
 def bearer_token(header: str | None) -> str:
     """The one word after ``Bearer``; AuthError 104 when absent, or followed by more words."""
     if header is None or not header.startswith(PREFIX):
@@ -129,7 +138,8 @@ def bearer_token(header: str | None) -> str:
 
 
 class VerifiedTokenCache:
-    """Tokens whose signature and ``iss`` verified, with their ``exp``; oldest evicted first.
+    """Tokens whose signature and ``iss`` verified, with the last clock reading at which each is
+    still accepted (``exp`` plus the grace); oldest evicted first.
 
     An entry is found by the token's last CACHE_KEY_CHARS characters (the end of its signature)
     and then compared whole, so a lookup hashes 16 characters, not a 400-character token. Two
@@ -138,26 +148,26 @@ class VerifiedTokenCache:
 
     def __init__(self, max_size: int) -> None:
         self.max_size = max_size
-        # key -> ("Bearer <token>", exp, identity): the header that sends the token, as stored.
-        self._entries: dict[str, tuple[str, int, Identity]] = {}
+        # key -> ("Bearer <token>", accepted until, identity): the header that sends the token.
+        self._entries: dict[str, tuple[str, float, Identity]] = {}
         # The dict's own get: a lookup is then one C call, not a method calling a method.
-        self.get: Callable[[str], tuple[str, int, Identity] | None] = self._entries.get
+        self.get: Callable[[str], tuple[str, float, Identity] | None] = self._entries.get
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def find(self, token: str) -> tuple[int, Identity] | None:
+    def find(self, token: str) -> tuple[float, Identity] | None:
         entry = self.get(token[-CACHE_KEY_CHARS:])
         if entry is None or entry[0] != BEARER_SPACE + token:
             return None
         return entry[1], entry[2]
 
-    def put(self, token: str, exp: int, identity: Identity) -> None:
+    def put(self, token: str, accepted_until: float, identity: Identity) -> None:
         key = token[-CACHE_KEY_CHARS:]
         if key not in self._entries and len(self._entries) >= self.max_size:
             # Dicts keep insertion order, so the first key is the oldest entry.
             del self._entries[next(iter(self._entries))]
-        self._entries[key] = (BEARER_SPACE + token, exp, identity)
+        self._entries[key] = (BEARER_SPACE + token, accepted_until, identity)
 
     def clear(self) -> None:
         self._entries.clear()
@@ -187,8 +197,8 @@ class JwtAuth(AuthStrategy):
     def cache(self) -> VerifiedTokenCache | None:
         return self._cache
 
-    def _check_exp(self, exp: int | None) -> None:
-        if exp is None or self._clock() - EXP_GRACE_SECONDS > exp:
+    def _check_accepted_until(self, accepted_until: float | None) -> None:
+        if accepted_until is None or self._clock() > accepted_until:
             raise AuthError(CODE_TOKEN_EXPIRED, "token expired or has no exp claim", CHALLENGE)
 
     def verify(self, token: str) -> Identity:
@@ -196,7 +206,7 @@ class JwtAuth(AuthStrategy):
         if self._cache is not None:
             cached = self._cache.find(token)
             if cached is not None:
-                self._check_exp(cached[0])
+                self._check_accepted_until(cached[0])
                 return cached[1]
         parts = token.split(".")
         if len(parts) != 3:
@@ -227,12 +237,12 @@ class JwtAuth(AuthStrategy):
         signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
         if not _RS256.verify(signing_input, key, signature):
             raise AuthError(CODE_BAD_CREDENTIALS, "token signature does not verify", CHALLENGE)
-        exp = claim_seconds(payload.get("exp"))
-        self._check_exp(exp)
-        assert exp is not None and isinstance(iss, str)
+        accepted_until = accepted_until_for(claim_seconds(payload.get("exp")))
+        self._check_accepted_until(accepted_until)
+        assert accepted_until is not None and isinstance(iss, str)
         identity = Identity(scheme="bearer", name=iss)
         if self._cache is not None:
-            self._cache.put(token, exp, identity)
+            self._cache.put(token, accepted_until, identity)
         return identity
 
     def authenticate(self, request: web.Request) -> Identity:
@@ -240,10 +250,6 @@ class JwtAuth(AuthStrategy):
         if self._cache is not None and header is not None:
             # The usual header, "Bearer <a token verified before>", unexpired: no parsing.
             entry = self._cache.get(header[-CACHE_KEY_CHARS:])
-            if (
-                entry is not None
-                and entry[0] == header
-                and self._clock() - EXP_GRACE_SECONDS <= entry[1]
-            ):
+            if entry is not None and entry[0] == header and self._clock() <= entry[1]:
                 return entry[2]
         return self.verify(bearer_token(header))
