@@ -142,7 +142,7 @@ class VerifiedTokenCache:
     still accepted (``exp`` plus the grace); oldest evicted first.
 
     An entry is found by the token's last CACHE_KEY_CHARS characters (the end of its signature)
-    and then compared whole, so a lookup hashes 16 characters, not a 400-character token. Two
+    and then compared whole, so a lookup hashes 16 characters, not a ~470-character header. Two
     tokens that end alike share one slot: each still verified, never taken for the other.
     """
 
