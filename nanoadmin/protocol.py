@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from aiohttp import web
@@ -11,6 +12,7 @@ from aiohttp.web_protocol import RequestHandler
 from nanoadmin.errors import UNKNOWN_MISTAKE, coded_body, dumps
 
 logger = logging.getLogger("nanoadmin.http")
+_QUOTED = re.compile(r"""b?['"]""")
 
 
 class JsonErrorRequestHandler(RequestHandler):
@@ -25,9 +27,11 @@ class JsonErrorRequestHandler(RequestHandler):
     ) -> web.StreamResponse:
         if request.writer.output_size > 0:
             raise ConnectionError("response already started; cannot send an error")
-        # Only the first line: the rest quotes the offending bytes, which may hold a credential.
+        # The offending bytes, which may hold a credential, come quoted (a repr) after the
+        # reason, or on the lines below it: keep what stands before either.
         text = (message or str(exc or "") or "error").strip()
-        reason = text.splitlines()[0].rstrip(":").strip() if text else "error"
+        first_line = text.splitlines()[0] if text else ""
+        reason = _QUOTED.split(first_line, maxsplit=1)[0].rstrip(" :.") or "error"
         if status >= 500:
             logger.error("internal error for %s: %s", request.remote, reason)
             reason = "internal error"

@@ -23,6 +23,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
+from nanoadmin.app import MAX_FIELD_SIZE
 from tests.conftest import (
     BASIC_ADMIN,
     ServerProcess,
@@ -721,19 +724,28 @@ async def test_client_disconnect_mid_body_is_not_a_server_error(tmp_path: Path) 
     assert not [status for _, _, status in logged.access if status >= 500]
 
 
-async def test_malformed_authorization_header_never_reaches_the_log(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "after_secret",
+    [b"\x01", b" " * 10 + b"x" * (MAX_FIELD_SIZE + 10)],
+    ids=["control byte", "longer than max_field_size"],
+)
+async def test_malformed_authorization_header_never_reaches_the_log(
+    tmp_path: Path, after_secret: bytes
+) -> None:
     log = tmp_path / "server.log"
     secret = BASIC_ADMIN.split()[1].encode()
     with server(write_conf(tmp_path, HTTP_SERVER), log) as srv:
         data = (
             b"GET /api/v4/brokers HTTP/1.1\r\nHost: x\r\nAuthorization: Basic "
             + secret
-            + b"\x01\r\n\r\n"
+            + after_secret
+            + b"\r\n\r\n"
         )
         response = await _exchange(srv.port, data, first=False)
     assert response is not None and response.status == 400 and response.is_json
     assert secret not in response.body
     assert secret.decode() not in log.read_text()
+    assert LogSummary.read(log).malformed_lines == 1
 
 
 # -- 5. state integrity ------------------------------------------------------------------------
