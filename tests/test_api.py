@@ -447,3 +447,49 @@ async def test_prometheus_is_valid_exposition(basic_client: Client) -> None:
     assert families["nanomq_connections_count"].type == "gauge"
     assert families["nanomq_messages_received"].type == "counter"
     assert families["nanomq_sessions_count"].samples[0].value == 2
+
+
+BIG = "1" * 5000  # past the 4300 digits Python's int() reads
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/api/v4/rules/rule:{n}", None),
+        ("DELETE", "/api/v4/rules/rule:{n}", None),
+        ("PUT", "/api/v4/rules/rule:{n}", "{{}}"),
+        ("PUT", "/api/v4/bridges/emqx", '{{"emqx": {{"proto_ver": "{n}"}}}}'),
+        (
+            "POST",
+            "/api/v4/bridges/sub/emqx",
+            '{{"data": {{"subscription": [{{"remote_topic": "a", "local_topic": "b", '
+            '"qos": "{n}"}}]}}}}',
+        ),
+        ("POST", "/api/v4/config_update", 'mqtt {{ property_size = "{n}" }}'),
+        ("GET", "/api/v4/clients?_page={n}", None),
+        ("GET", "/api/v4/clients?_limit={n}", None),
+    ],
+)
+async def test_a_number_too_long_for_int_is_answered_like_any_bad_value(
+    full_client: Client, method: str, path: str, body: str | None
+) -> None:
+    async def answer(n: str) -> tuple[int, object]:
+        response = await full_client.request(
+            method,
+            path.format(n=n),
+            data=body.format(n=n) if body is not None else None,
+            headers=AUTH,
+        )
+        return response.status, (await response.json()).get("code")
+
+    async def stored() -> list[object]:
+        return [await get(full_client, p) for p in ("/api/v4/rules", "/api/v4/bridges")]
+
+    before = await stored()
+    # A bridge's bad number falls back to its default, as in NanoMQ: 200, not a refusal.
+    bad = await answer("99999" if "rule:" in path else "abc")
+    assert bad[0] < 500, bad
+    assert await answer(BIG) == bad
+    assert await answer("²") == bad  # str.isdigit() says yes; int() says no
+    if bad[0] >= 400:
+        assert await stored() == before

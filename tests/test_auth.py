@@ -131,7 +131,18 @@ async def test_jwt_valid_token(jwt_client: Client, keypair: KeyPair) -> None:
 
 async def test_jwt_string_exp_and_grace(jwt_client: Client, keypair: KeyPair) -> None:
     now = int(time.time())
-    for exp, want in ((str(now + 60), 0), (now - 100, 0), (str(now - 100), 0), (now - 300, 116)):
+    exps: list[tuple[int | str, int]] = [
+        (str(now + 60), 0),
+        (now - 100, 0),
+        (str(now - 100), 0),
+        (now - 300, 116),
+        # strtoll's reading: C whitespace and a sign, ASCII digits, saturating past 64 bits.
+        (" \t+" + "0" * 30 + str(now + 60) + "junk", 0),
+        ("9" * 5000, 0),
+        ("-" + "9" * 5000, 116),
+        ("١٧٩٩٩٩٩٩٩٩", 116),  # Arabic-Indic digits are no digits to strtoll: exp 0
+    ]
+    for exp, want in exps:
         token = keypair.token(exp=exp)
         status, code, _ = await get_code(jwt_client, {"Authorization": f"Bearer {token}"})
         assert code == want, exp

@@ -111,6 +111,28 @@ def test_check_config_masks_secrets(tmp_path: Path, keypair: KeyPair) -> None:
     assert f'"iss": "{keypair.public_path.name}"' in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "flag"),
+    [
+        ("big.conf", 'mqtt {{ property_size = "{n}" }}\n', "--conf"),
+        ("big.toml", "[mqtt]\nproperty_size = {n}\n", "--conf"),
+        ("big.conf", "property_size={n}\n", "--old_conf"),
+        ("big.conf", "bridge.mqtt.b.forwards.{n}.remote_topic=t\n", "--old_conf"),
+    ],
+)
+def test_check_config_refuses_a_number_too_long_in_one_short_line(
+    tmp_path: Path, name: str, text: str, flag: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text.format(n="1" * 5000))
+    result = run("check-config", flag, str(path))
+    if "forwards" in text:  # an index no list can have: the key is not a bridge field
+        assert result.returncode == 0, result.stderr
+        return
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert all(len(line) < 300 for line in result.stderr.splitlines()), result.stderr
+
+
 def test_serves_the_example_config_and_logs_no_credentials(tmp_path: Path) -> None:
     with running_server(
         "--conf", str(PROJECT / "conf" / "nanomq.conf"), "--log-level", "info"

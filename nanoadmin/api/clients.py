@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TypedDict
 
@@ -21,7 +22,7 @@ MAX_LIMIT = 100_000
 def _positive(name: str, value: str | None, default: int, maximum: int) -> int:
     if value is None:
         return default
-    if not value.isdigit() or not 1 <= int(value) <= maximum:
+    if not re.fullmatch(r"[0-9]{1,20}", value) or not 1 <= int(value) <= maximum:
         raise BadParameter(f"{name} has value {value!r}. Expected an integer 1..{maximum}")
     return int(value)
 

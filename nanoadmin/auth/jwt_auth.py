@@ -36,7 +36,9 @@ MAX_KEY_BYTES = 64 * 1024
 MAX_EXP = 2**53  # an exp in year 285 million; a float holds every second up to it exactly
 
 _RS256 = RSAAlgorithm(RSAAlgorithm.SHA256)
-_LEADING_INTEGER = re.compile(r"\s*([+-]?\d+)")
+# strtoll's: C whitespace, a sign, ASCII digits.
+_LEADING_INTEGER = re.compile(r"[ \t\n\v\f\r]*([+-]?)0*([0-9]*)")
+_INT64_DIGITS = 19
 
 
 def load_public_key(path: Path) -> RSAPublicKey:
@@ -113,8 +115,12 @@ def claim_seconds(value: object) -> int | None:
     if isinstance(value, float):
         return int(value) if value == value and abs(value) < 2**62 else None
     if isinstance(value, str):
-        match = _LEADING_INTEGER.match(value)
-        return int(match.group(1)) if match else 0
+        match = _LEADING_INTEGER.match(value)  # always matches: every part may be empty
+        sign, digits = match.groups() if match else ("", "")
+        if len(digits) > _INT64_DIGITS:  # strtoll saturates; int() would refuse 4300 digits
+            return -(2**63) if sign == "-" else 2**63 - 1
+        number = int(digits or "0")
+        return max(-(2**63), min(-number if sign == "-" else number, 2**63 - 1))
     return None
 
 

@@ -62,7 +62,7 @@ def _indexed_list(pairs: dict[str, str], prefix: str) -> list[dict[str, object]]
     for key, value in pairs.items():
         if key.startswith(prefix + "."):
             index, _, field = key[len(prefix) + 1 :].partition(".")
-            if index.isdigit() and field:
+            if re.fullmatch(r"[0-9]{1,9}", index) and field:
                 _set(items.setdefault(int(index), {}), field, value)
     return [items[index] for index in sorted(items)]
 
@@ -139,7 +139,7 @@ def kv_to_tree(pairs: dict[str, str]) -> dict[str, object]:
             name = key.split(".")[2]
             if name not in bridges:
                 bridges[name] = _bridge(pairs, f"bridge.mqtt.{name}")
-        elif re.fullmatch(r"auth\.\d+\.(login|password)", key):
+        elif re.fullmatch(r"auth\.[0-9]{1,9}\.(login|password)", key):
             _, index, field = key.split(".")
             logins.setdefault(int(index), {})[field] = value
         elif key.startswith("auth.http."):

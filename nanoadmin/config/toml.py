@@ -16,3 +16,5 @@ def load_toml(path: Path, text: str) -> dict[str, object]:
         where = f"{path}:{line}" if line else str(path)
         reason = getattr(exc, "msg", str(exc))
         raise ConfigError(f"{where}: syntax error: {reason}") from None
+    except ValueError:  # tomllib's int() refuses more than 4300 digits
+        raise ConfigError(f"{path}: a number too long to read (over 4300 digits)") from None

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.IGNORECASE)
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)?\s*$", re.IGNORECASE)
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_BYTESIZE = re.compile(r"^\s*(\d+)\s*(b|k|kb|m|mb|g|gb)?\s*$", re.IGNORECASE)
+# At most 20 digits: more fit no field here, and Python refuses int() past 4300 of them.
+_BYTESIZE = re.compile(r"^\s*([0-9]{1,20})\s*(b|k|kb|m|mb|g|gb)?\s*$", re.IGNORECASE)
 _BYTESIZE_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 _TRUE = frozenset({"true", "yes", "on"})
 _FALSE = frozenset({"false", "no", "off"})
@@ -17,10 +18,19 @@ class ValueProblem(Exception):
     """A value that does not have the expected form; settings turn it into a ConfigError."""
 
     def __init__(self, key: str, value: object, expected: str) -> None:
-        super().__init__(f"{key} has value {value!r}. Expected {expected}.")
+        super().__init__(f"{key} has value {shown(value)}. Expected {expected}.")
         self.key = key
         # For messages that must not echo what was sent (it may come from an included file).
         self.without_value = f"{key} has an invalid value. Expected {expected}."
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """``value`` as a message quotes it: its repr, cut to ``limit`` characters."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int of more than 4300 digits
+        return "<a number too long to show>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def lookup(tree: Mapping[str, object], dotted: str) -> object | None:
@@ -52,7 +62,7 @@ def integer(key: str, value: object, *, minimum: int = 0, maximum: int = MAX_INT
         number = value
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
-    elif isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+    elif isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]{1,20}\s*", value):
         number = int(value)
     if number is None or not minimum <= number <= maximum:
         raise ValueProblem(key, value, f"an integer {minimum}..{maximum}")

@@ -71,7 +71,9 @@ def parse_rule_id(text: str) -> int:
     if digits[:1] in "+-" and digits[:1]:
         sign, digits = (-1 if digits[0] == "-" else 1), digits[1:]
     count = len(digits) - len(digits.lstrip("0123456789"))
-    return sign * int(digits[:count]) if count else 0
+    if not count or count > 20:  # more digits overflow %d: no rule has such an id
+        return 0
+    return sign * int(digits[:count])
 
 
 def _action(actions: object) -> tuple[str, dict[str, object]]:
