@@ -493,3 +493,43 @@ async def test_a_number_too_long_for_int_is_answered_like_any_bad_value(
     assert await answer("²") == bad  # str.isdigit() says yes; int() says no
     if bad[0] >= 400:
         assert await stored() == before
+
+
+async def test_secrets_read_and_posted_back_stay_the_secrets(full_client: Client) -> None:
+    config = full_client.app[RUNTIME_KEY].config
+    await post(
+        full_client,
+        "/api/v4/configuration",
+        {
+            "data": {
+                "tls": {"key_password": "tls-pw", "key": "PEM", "cacert": "CA"},
+                "auth": [{"username": "dev", "password": "dev-pw"}],
+            }
+        },
+    )
+    for section in ("http_server", "tls", "auth"):
+        shown = (await get(full_client, f"/api/v4/configuration/{section}"))["data"]
+        assert "******" in json.dumps(shown), shown
+        if section == "auth":  # GET shows "login"; POST takes "username", as in NanoMQ
+            shown = {"auth": [{"username": e["login"], **e} for e in shown["auth"]]}
+        assert await post(full_client, f"/api/v4/configuration/{section}", {"data": shown}) == {
+            "code": 0
+        }
+    assert (await full_client.get("/api/v4/brokers", headers=AUTH)).status == 200
+    assert config.tls["key_password"] == "tls-pw" and config.tls["key"] == "PEM"
+    assert config.auth == [{"login": "dev", "password": "dev-pw"}]
+    node = (await get(full_client, "/api/v4/bridges/emqx"))["data"]["bridge"]["nodes"][0]
+    connector = node["connector"]
+    assert connector["password"] == "******"
+    put = {"emqx": {"server": connector["server"], "username": "u", "password": "******"}}
+    response = await full_client.put("/api/v4/bridges/emqx", data=json.dumps(put), headers=AUTH)
+    assert response.status == 200, await response.text()
+    stored = config.bridges._nodes["emqx"]["connector"]
+    assert isinstance(stored, dict) and stored["password"] == "bridge-secret"
+    # A new secret is still a change.
+    await post(
+        full_client,
+        "/api/v4/configuration/http_server",
+        {"data": {"http_server": {"password": "n3w"}}},
+    )
+    assert (await full_client.get("/api/v4/brokers", headers=AUTH)).status == 401

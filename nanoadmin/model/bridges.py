@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from nanoadmin.config.values import ValueProblem, boolean, duration_seconds, integer
 from nanoadmin.model.broker import ModelError
-from nanoadmin.model.secrets import masked
+from nanoadmin.model.secrets import masked, restore_secrets
 from nanoadmin.model.topics import filter_matches
 
 TLS_KEYS = (
@@ -205,7 +205,9 @@ class BridgeTable:
             raise BridgeRequestInvalid(f"body must have an object under the key {name!r}")
         if name not in self._nodes:
             raise BridgeNotFound(name)
-        self._nodes[name] = node_from_config(name, config)
+        node = node_from_config(name, config)
+        restore_secrets(node, self._nodes[name])
+        self._nodes[name] = node
 
     def switch(self, name: str, on: object) -> None:
         if not isinstance(on, bool):

@@ -17,7 +17,7 @@ from nanoadmin.config.values import (
     number,
 )
 from nanoadmin.model.bridges import BridgeTable, empty_tls, tls_from
-from nanoadmin.model.secrets import masked
+from nanoadmin.model.secrets import MASK, is_mask_echo, masked
 
 SECTIONS = ("basic", "tls", "auth", "auth_http", "websocket", "http_server", "sqlite", "bridge")
 HTTP_PARAMS = (
@@ -268,6 +268,8 @@ class LiveConfig:
     ) -> None:
         for key, kind in kinds.items():
             value = data.get(key)
+            if is_mask_echo(key, value, target):
+                continue
             if isinstance(value, kind) and not (kind is not bool and isinstance(value, bool)):
                 target[key] = value
 
@@ -315,8 +317,14 @@ class LiveConfig:
         )
 
     def apply_auth(self, entries: list[object]) -> None:
+        current = {entry["login"]: entry["password"] for entry in self.auth}
         self.auth = [
-            {"login": entry["username"], "password": entry["password"]}
+            {
+                "login": entry["username"],
+                "password": current.get(entry["username"], MASK)
+                if entry["password"] == MASK
+                else entry["password"],
+            }
             for entry in entries
             if isinstance(entry, Mapping)
             and isinstance(entry.get("username"), str)

@@ -8,17 +8,33 @@ MASK = "******"
 SECRET_KEYS = frozenset({"password", "key_password"})
 
 
+def is_secret(name: str, container: Mapping[str, object]) -> bool:
+    # "key" is a private key only in a TLS object; elsewhere (user properties) it is a name.
+    return name in SECRET_KEYS or (name == "key" and "cacert" in container)
+
+
 def masked(value: object) -> object:
     """A deep copy of a JSON-like value with every secret replaced by ``MASK``."""
     if isinstance(value, Mapping):
-        # "key" is a private key only in a TLS object; elsewhere (user properties) it is a name.
-        is_tls = "cacert" in value
         return {
-            name: MASK
-            if item is not None and (name in SECRET_KEYS or (is_tls and name == "key"))
-            else masked(item)
+            name: MASK if item is not None and is_secret(name, value) else masked(item)
             for name, item in value.items()
         }
     if isinstance(value, list):
         return [masked(item) for item in value]
     return value
+
+
+def is_mask_echo(name: str, value: object, container: Mapping[str, object]) -> bool:
+    """A secret sent back as GET showed it: applying it would make ``MASK`` the secret."""
+    return value == MASK and is_secret(name, container)
+
+
+def restore_secrets(new: dict[str, object], current: Mapping[str, object]) -> None:
+    """Where ``new`` holds a mask echo, put back ``current``'s secret (the same shape)."""
+    for name, value in new.items():
+        now = current.get(name)
+        if isinstance(value, dict) and isinstance(now, Mapping):
+            restore_secrets(value, now)
+        elif is_mask_echo(name, value, new):
+            new[name] = now
