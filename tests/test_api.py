@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from nanoadmin.keys import RUNTIME_KEY
 from nanoadmin.model.scenario import parse_scenario
 from nanoadmin.settings import load_settings
-from tests.conftest import BASIC_ADMIN, Client, ClientFactory, basic_settings
+from tests.conftest import BASIC_ADMIN, Client, ClientFactory, KeyPair, basic_settings
 
 AUTH = {"Authorization": BASIC_ADMIN}
 
@@ -533,3 +534,32 @@ async def test_secrets_read_and_posted_back_stay_the_secrets(full_client: Client
         {"data": {"http_server": {"password": "n3w"}}},
     )
     assert (await full_client.get("/api/v4/brokers", headers=AUTH)).status == 401
+
+
+@pytest.mark.parametrize("key_format", ["pkcs8", "pkcs1", "cut short"])
+async def test_a_certificate_file_holding_its_key_never_shows_the_key(
+    make_client: ClientFactory, tmp_path: Path, keypair: KeyPair, key_format: str
+) -> None:
+    encoding = serialization.PrivateFormat.PKCS8
+    if key_format == "pkcs1":
+        encoding = serialization.PrivateFormat.TraditionalOpenSSL
+    key_pem = keypair.private.private_bytes(
+        serialization.Encoding.PEM, encoding, serialization.NoEncryption()
+    ).decode()
+    if key_format == "cut short":
+        key_pem = "\n".join(key_pem.splitlines()[:-1])
+    certificate = "-----BEGIN CERTIFICATE-----\nMIIBcert\n-----END CERTIFICATE-----\n"
+    (tmp_path / "combined.pem").write_text(certificate + key_pem)
+    conf = tmp_path / "nanomq.conf"
+    conf.write_text(
+        "http_server { port = 8081 }\n"
+        'listeners.ssl { bind = "0.0.0.0:8883", certfile = "combined.pem", '
+        'cacertfile = "combined.pem", keyfile = "combined.pem" }\n'
+    )
+    client = await make_client(load_settings(str(conf), environ={}))
+    tls = (await get(client, "/api/v4/configuration/tls"))["data"]["tls"]
+    key_body = key_pem.splitlines()[3]  # a line of the key's base64
+    assert key_body not in json.dumps(tls)
+    assert tls["key"] == "******"
+    if key_format != "cut short":
+        assert tls["cert"].startswith(certificate) and tls["cacert"] == tls["cert"]

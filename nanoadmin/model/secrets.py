@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 MASK = "******"
 SECRET_KEYS = frozenset({"password", "key_password"})
+_PRIVATE_KEY_PEM = re.compile(
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?-----END [A-Z0-9 ]*PRIVATE KEY-----", re.DOTALL
+)
 
 
 def is_secret(name: str, container: Mapping[str, object]) -> bool:
@@ -22,6 +26,10 @@ def masked(value: object) -> object:
         }
     if isinstance(value, list):
         return [masked(item) for item in value]
+    if isinstance(value, str) and "PRIVATE KEY-----" in value:
+        # A certificate file that also holds its key: the certificates stay, the key does not.
+        shown = _PRIVATE_KEY_PEM.sub(MASK, value)
+        return MASK if "PRIVATE KEY-----" in shown else shown
     return value
 
 
