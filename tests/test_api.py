@@ -14,7 +14,15 @@ from cryptography.hazmat.primitives import serialization
 from nanoadmin.keys import RUNTIME_KEY
 from nanoadmin.model.scenario import parse_scenario
 from nanoadmin.settings import load_settings
-from tests.conftest import BASIC_ADMIN, Client, ClientFactory, KeyPair, basic_settings
+from tests.conftest import (
+    BASIC_ADMIN,
+    NANOMQ_ETC,
+    PROJECT,
+    Client,
+    ClientFactory,
+    KeyPair,
+    basic_settings,
+)
 
 AUTH = {"Authorization": BASIC_ADMIN}
 
@@ -563,3 +571,29 @@ async def test_a_certificate_file_holding_its_key_never_shows_the_key(
     assert tls["key"] == "******"
     if key_format != "cut short":
         assert tls["cert"].startswith(certificate) and tls["cacert"] == tls["cert"]
+
+
+@pytest.mark.parametrize("kind", ["toml", "old_conf"])
+async def test_config_update_takes_the_format_the_file_is_read_in(
+    make_client: ClientFactory, tmp_path: Path, kind: str
+) -> None:
+    hocon = (PROJECT / "conf" / "nanomq.conf").read_text()
+    if kind == "toml":
+        path = tmp_path / "nanomq.toml"
+        path.write_text((PROJECT / "conf" / "nanomq.toml").read_text())
+        settings = load_settings(str(path), environ={})
+    else:
+        path = tmp_path / "nanomq_old.conf"
+        path.write_text((NANOMQ_ETC / "nanomq_old.conf").read_text())
+        settings = load_settings(old_conf=str(path), environ={})
+    original = path.read_text()
+    client = await make_client(settings)
+    # NanoMQ's HOCON, written into a file read as TOML or key=value, would never load again.
+    reply = await post(client, "/api/v4/config_update", hocon, status=400)
+    assert reply["code"] == 117 and path.read_text() == original
+    changed = original.replace("8081", "8082")
+    assert changed != original
+    assert await post(client, "/api/v4/config_update", changed) == {"code": 0}
+    assert path.read_text() == changed
+    assert await post(client, "/api/v4/reload", {}) == {"code": 0}
+    assert client.app[RUNTIME_KEY].settings.http_server.port == 8082

@@ -11,7 +11,7 @@ from aiohttp import web
 from nanoadmin.api.bodies import json_body
 from nanoadmin.api.routing import RouteMatch
 from nanoadmin.auth import make_strategy
-from nanoadmin.config import ConfigError, parse_hocon
+from nanoadmin.config import ConfigError, ConfigFormat, detect_format, parse_text
 from nanoadmin.config.atomic import write_atomically
 from nanoadmin.config.values import ValueProblem
 from nanoadmin.errors import (
@@ -25,7 +25,7 @@ from nanoadmin.errors import (
 )
 from nanoadmin.model.live_config import SECTIONS, LiveConfig
 from nanoadmin.runtime import Runtime, http_server_view
-from nanoadmin.settings import http_server_from_tree
+from nanoadmin.settings import Settings, http_server_from_tree
 
 OK = {"code": 0}
 
@@ -105,8 +105,10 @@ async def post_configuration(
     return json_response(OK)
 
 
-def validate_config_text(raw: bytes, path: Path | None) -> None:
-    """ConfigError unless ``raw`` is a HOCON config nanoadmin would start with.
+def validate_config_text(raw: bytes, settings: Settings) -> None:
+    """ConfigError unless ``raw``, written to ``settings``' file, is a config nanoadmin would
+    reload: in the format that file is read in (HOCON as NanoMQ; TOML for a .toml file; key=value
+    for --old_conf, or text that looks like it).
 
     Messages name the key but never echo a value: it may come from an included file.
     """
@@ -115,12 +117,13 @@ def validate_config_text(raw: bytes, path: Path | None) -> None:
     except UnicodeDecodeError:
         raise ConfigError("body is not UTF-8 text") from None
     if not text.strip():
-        raise ConfigError("body is empty; expected the HOCON config text")
-    folder = path.parent if path is not None else Path(".")
-    tree = parse_hocon(text, basedir=folder, source="body")
+        raise ConfigError("body is empty; expected the config file's text")
+    path = settings.path or Path("nanomq.conf")
+    fmt: ConfigFormat = "kv" if settings.forced_kv else detect_format(path, text)
+    tree = parse_text(text, fmt, path=path, source="body")
     try:
-        http = http_server_from_tree(tree, "hocon", path)
-        LiveConfig(tree, path=path, http_server=http_server_view(http))
+        http = http_server_from_tree(tree, fmt, settings.path)
+        LiveConfig(tree, path=settings.path, http_server=http_server_view(http))
     except ValueProblem as problem:
         raise ConfigError(f"body: {problem.without_value}") from None
     make_strategy(http)
@@ -129,12 +132,13 @@ def validate_config_text(raw: bytes, path: Path | None) -> None:
 async def config_update(
     runtime: Runtime, request: web.Request, match: RouteMatch
 ) -> web.StreamResponse:
-    """Validate raw HOCON, then replace the config file atomically (D1, D2)."""
-    path = runtime.settings.path
+    """Validate the raw config text, then replace the config file atomically (D1, D2)."""
+    settings = runtime.settings
+    path = settings.path
     raw = await request.read()
     try:
         # pyhocon takes ~15 µs a byte: parse off the event loop so other requests go on.
-        await asyncio.to_thread(validate_config_text, raw, path)
+        await asyncio.to_thread(validate_config_text, raw, settings)
     except ConfigError as exc:
         raise CodedError(400, PARAMS_HOCON_FORMAT_ILLEGAL, f"invalid config: {exc}") from None
     if path is None:

@@ -6,14 +6,22 @@ from pathlib import Path
 from typing import Literal
 
 from nanoadmin.config.errors import ConfigError
-from nanoadmin.config.hocon import load_hocon, parse_hocon
+from nanoadmin.config.hocon import parse_hocon
 from nanoadmin.config.kv import load_kv, looks_like_kv
 from nanoadmin.config.toml import load_toml
 
 ConfigFormat = Literal["hocon", "kv", "toml"]
 Tree = dict[str, object]
 
-__all__ = ("ConfigError", "ConfigFormat", "Tree", "detect_format", "load_tree", "parse_hocon")
+__all__ = (
+    "ConfigError",
+    "ConfigFormat",
+    "Tree",
+    "detect_format",
+    "load_tree",
+    "parse_hocon",
+    "parse_text",
+)
 
 
 def detect_format(path: Path, text: str) -> ConfigFormat:
@@ -34,8 +42,14 @@ def load_tree(path: Path, *, force_kv: bool = False) -> tuple[ConfigFormat, Tree
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc}") from None
     fmt: ConfigFormat = "kv" if force_kv else detect_format(path, text)
+    return fmt, parse_text(text, fmt, path=path, source=str(path))
+
+
+def parse_text(text: str, fmt: ConfigFormat, *, path: Path, source: str) -> Tree:
+    """``text`` in ``fmt`` as a plain tree: includes resolve beside ``path``, messages name
+    ``source``; ConfigError on any failure."""
     if fmt == "kv":
-        return fmt, load_kv(path, text)
+        return load_kv(Path(source), text)
     if fmt == "toml":
-        return fmt, load_toml(path, text)
-    return fmt, load_hocon(path, text)
+        return load_toml(Path(source), text)
+    return parse_hocon(text, basedir=path.parent, source=source)

@@ -92,7 +92,3 @@ def _parse_tree(text: str, *, basedir: Path, source: str) -> object:
             missing = message.removeprefix("Cannot include file ").split(". File does")[0]
             logger.warning("%s: include %s not found; skipped", source, missing)
     return tree
-
-
-def load_hocon(path: Path, text: str) -> dict[str, object]:
-    return parse_hocon(text, basedir=path.parent, source=str(path))
