@@ -283,3 +283,22 @@ def test_hocon_parses_in_threads_at_once_as_alone() -> None:
     finally:
         sys.setswitchinterval(interval)
     assert [r for r in results if r != alone] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ((NANOMQ_ETC / "nanomq.conf").read_text(), None),  # a HOCON file given as --old_conf
+        ("# comment\n\nhttp_server.port=8081\nthis is not a config\n", 4),
+    ],
+)
+def test_old_conf_refuses_a_line_that_is_not_key_value(
+    tmp_path: Path, text: str, line: int | None
+) -> None:
+    conf = tmp_path / "old.conf"
+    conf.write_text(text)
+    with pytest.raises(ConfigError) as refused:
+        load_settings(old_conf=str(conf), environ={})
+    assert str(conf) in str(refused.value) and "not key=value" in str(refused.value)
+    if line is not None:
+        assert f"line {line} " in str(refused.value)

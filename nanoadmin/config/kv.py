@@ -26,11 +26,17 @@ def looks_like_kv(text: str) -> bool:
 
 
 def parse_kv(text: str) -> dict[str, str]:
-    """NanoMQ's KV rules: trimmed key and value, later lines win, surrounding quotes stripped."""
+    """NanoMQ's KV rules: trimmed key and value, later lines win, surrounding quotes stripped.
+
+    A line that is neither blank, a ``#`` comment nor ``key=value`` is a ValueError: NanoMQ
+    skips it, and a whole file in another format would then run on defaults (D8).
+    """
     pairs: dict[str, str] = {}
-    for line in text.splitlines():
+    for number, line in enumerate(text.splitlines(), 1):
         match = _KV_LINE.match(line)
         if match is None:
+            if line.strip() and not line.lstrip().startswith("#"):
+                raise ValueError(f"line {number} is not key=value")
             continue
         key, value = match.group(1), match.group(2).strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
