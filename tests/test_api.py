@@ -597,3 +597,31 @@ async def test_config_update_takes_the_format_the_file_is_read_in(
     assert path.read_text() == changed
     assert await post(client, "/api/v4/reload", {}) == {"code": 0}
     assert client.app[RUNTIME_KEY].settings.http_server.port == 8082
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "x = " + "[" * 5000,  # nested past the recursion limit
+        'listeners.ssl { bind = "0.0.0.0:8883", keyfile = "/dev/zero" }',  # never ends
+        'listeners.ssl { bind = "0.0.0.0:8883", keyfile = "a\\u0000b" }',  # a NUL in a path
+    ],
+    ids=["deep", "endless keyfile", "nul in keyfile"],
+)
+async def test_reload_of_a_strange_file_keeps_serving(
+    make_client: ClientFactory, tmp_path: Path, broken: str
+) -> None:
+    toml = broken.startswith("x = ")
+    path = tmp_path / ("nanomq.toml" if toml else "nanomq.conf")
+    path.write_text("[http_server]\nport = 8081\n" if toml else "http_server { port = 8081 }\n")
+    client = await make_client(load_settings(str(path), environ={}))
+    path.write_text(broken if toml else "http_server { port = 8082 }\n" + broken)
+    response = await client.post("/api/v4/reload", data="{}", headers=AUTH)
+    if toml:
+        assert response.status == 400 and (await response.json())["code"] == 117
+        assert client.app[RUNTIME_KEY].settings.http_server.port == 8081
+    else:  # an unreadable TLS file renders as null, as in NanoMQ
+        assert response.status == 200, await response.text()
+        tls = (await get(client, "/api/v4/configuration/tls"))["data"]["tls"]
+        assert tls["key"] is None
+    assert (await client.get("/api/v4/brokers", headers=AUTH)).status == 200

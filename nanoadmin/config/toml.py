@@ -18,3 +18,5 @@ def load_toml(path: Path, text: str) -> dict[str, object]:
         raise ConfigError(f"{where}: syntax error: {reason}") from None
     except ValueError:  # tomllib's int() refuses more than 4300 digits
         raise ConfigError(f"{path}: a number too long to read (over 4300 digits)") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: arrays or tables nested too deep to read") from None

@@ -58,17 +58,25 @@ def _threads(default: int) -> Callable[[str, object], int]:
     return lambda key, value: integer(key, value) or default
 
 
+MAX_PEM_BYTES = 1024 * 1024
+
+
 def _pem(base: Path | None, value: object) -> str | None:
-    """NanoMQ renders TLS files by their contents; an unreadable file renders as null."""
-    if not isinstance(value, str):
+    """NanoMQ renders TLS files by their contents; an unreadable file renders as null, and so
+    does one larger than any PEM file (``/dev/zero`` never ends)."""
+    if not isinstance(value, str) or "\0" in value:
         return None
     path = Path(value)
     if not path.is_absolute() and base is not None:
         path = base.parent / path
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
+        with path.open("rb") as file:
+            data = file.read(MAX_PEM_BYTES + 1)
     except OSError:
         return None
+    if len(data) > MAX_PEM_BYTES:
+        return None
+    return data.decode("utf-8", errors="replace")
 
 
 def _address(prefix: str, block: object) -> str | None:
