@@ -445,3 +445,23 @@ def test_zero_mock_clients() -> None:
     assert generate_mock_clients(0) == Scenario()
     with pytest.raises(ValueError):
         generate_mock_clients(-1)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "reason"),
+    [
+        ("big.json", '{"clients": [{"client_id": "a", "keepalive": %s}]}' % ("9" * 5000), "4300"),
+        ("big.toml", '[[clients]]\nclient_id = "a"\nkeepalive = %s\n' % ("9" * 5000), "4300"),
+        ("deep.json", "[" * 100_000 + "]" * 100_000, "nested too deep"),
+        ("deep.toml", "x = " + "[" * 5000, "nested too deep"),
+        ("dup.json", '{"clients": [{"client_id": "a"}], "clients": []}', "'clients' twice"),
+        ("lone.json", '{"clients": [{"client_id": "\\ud800"}]}', "surrogates"),
+        ("lone2.json", '{"clients": [{"client_id": "a", "username": "\\udfff"}]}', "surrogates"),
+        ("lone3.json", '{"retained": [{"topic": "t", "payload": "\\ud800"}]}', "surrogates"),
+    ],
+)
+def test_a_scenario_no_response_could_carry_is_refused_in_one_line(
+    tmp_path: Path, name: str, text: str, reason: str
+) -> None:
+    message = load_error(write(tmp_path, name, text))
+    assert reason in message and "\n" not in message and len(message) < 300

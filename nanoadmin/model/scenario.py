@@ -74,13 +74,34 @@ def load_scenario(path: Path) -> Scenario:
     return parse_scenario(tree, source)
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _object_without_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    # json.loads keeps the last of two equal keys; TOML refuses them, and so do we.
+    table: dict[str, object] = {}
+    for key, value in pairs:
+        if key in table:
+            raise _DuplicateKey(key)
+        table[key] = value
+    return table
+
+
 def _parse_json(text: str, source: str) -> object:
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_object_without_duplicates)
     except json.JSONDecodeError as exc:
         raise ScenarioError(
             f"{source}:{exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})"
         ) from None
+    except _DuplicateKey as exc:
+        key = _show(exc.args[0])
+        raise ScenarioError(f"{source}: not valid JSON: the key {key} twice") from None
+    except ValueError:  # int() refuses more than 4300 digits
+        raise ScenarioError(f"{source}: not valid JSON: a number of over 4300 digits") from None
+    except RecursionError:
+        raise ScenarioError(f"{source}: not valid JSON: nested too deep") from None
 
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
@@ -89,7 +110,9 @@ _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 def _parse_toml(text: str, source: str) -> object:
     try:
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:
+        if not isinstance(exc, tomllib.TOMLDecodeError):  # int() past 4300 digits
+            raise ScenarioError(f"{source}: not valid TOML: a number of over 4300 digits") from None
         # Python 3.11's TOMLDecodeError keeps the position only in its message.
         reason = str(exc)
         position = _TOML_POSITION.search(reason)
@@ -100,6 +123,8 @@ def _parse_toml(text: str, source: str) -> object:
         raise ScenarioError(
             f"{source}:{line}: not valid TOML: {reason} (column {column})"
         ) from None
+    except RecursionError:
+        raise ScenarioError(f"{source}: not valid TOML: arrays or tables nested too deep") from None
 
 
 def parse_scenario(tree: Mapping[str, object], source: str) -> Scenario:
@@ -203,6 +228,15 @@ def _fail(source: str, where: str, message: str) -> NoReturn:
     raise ScenarioError(f"{source}: {where}: {message}" if where else f"{source}: {message}")
 
 
+def _encodable(text: str) -> bool:
+    """JSON's "\\ud800" is a str that UTF-8 cannot encode, so no response could carry it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _show(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -277,12 +311,16 @@ class _Table:
         value = self.get(key, default, expected)
         if not isinstance(value, str) or (non_empty and not value) or "\0" in value:
             self.bad(key, value, expected)
+        if not _encodable(value):
+            self.bad(key, value, "text without lone UTF-16 surrogates")
         return value
 
     def optional_string(self, key: str) -> str | None:
         value = self.value.get(key)
         if value is not None and not isinstance(value, str):
             self.bad(key, value, "a string")
+        if value is not None and not _encodable(value):
+            self.bad(key, value, "text without lone UTF-16 surrogates")
         return value
 
     def integer(self, key: str, default: object, low: int, high: int) -> int:
@@ -361,6 +399,8 @@ def _parse_retained(source: str, where: str, entry: object) -> RetainedMessage:
     payload = table.get("payload", "", "a string")
     if not isinstance(payload, str):
         table.bad("payload", payload, "a string")
+    if not _encodable(payload):
+        table.bad("payload", payload, "text without lone UTF-16 surrogates")
     return RetainedMessage(topic, payload.encode("utf-8"), table.integer("qos", 0, 0, 2))
 
 
