@@ -27,9 +27,19 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+MAX_MOCK_CLIENTS = 10_000_000
+
+
+def _path(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a path, got an empty string")
+    return text
+
+
 def _config_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--conf", help="NanoMQ config file: HOCON, key=value or TOML")
-    parser.add_argument("--old_conf", help="a key=value (nanomq_old.conf) config file")
+    files = parser.add_mutually_exclusive_group()
+    files.add_argument("--conf", type=_path, help="NanoMQ config file: HOCON, key=value or TOML")
+    files.add_argument("--old_conf", type=_path, help="a key=value (nanomq_old.conf) config file")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arguments(start)
     start.add_argument("-p", "--port", type=int, help="HTTP port; beats the file and NANOMQ_*")
     seed = start.add_mutually_exclusive_group()
-    seed.add_argument("--scenario", help="TOML or JSON file of clients and retained messages")
+    seed.add_argument(
+        "--scenario", type=_path, help="TOML or JSON file of clients and retained messages"
+    )
     seed.add_argument("--mock-clients", type=int, metavar="N", help="generate N clients")
     start.add_argument("--log-level", choices=LOG_LEVELS, default="info")
 
@@ -49,16 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arguments(check)
 
     keygen = commands.add_parser("keygen", help="write an RSA key pair for JWT auth")
-    keygen.add_argument("--out", default="keys", help="folder (default: keys)")
+    keygen.add_argument("--out", type=_path, default="keys", help="folder (default: keys)")
     keygen.add_argument("--name", default="nanomq", help="file name stem (default: nanomq)")
     keygen.add_argument("--bits", type=int, default=2048, help="key size (default: 2048)")
     keygen.add_argument("--force", action="store_true", help="overwrite existing files")
 
     token = commands.add_parser("token", help="print an RS256 JWT NanoMQ accepts")
-    token.add_argument("--key", required=True, help="the private key file (PEM)")
+    token.add_argument("--key", type=_path, required=True, help="the private key file (PEM)")
     issuer = token.add_mutually_exclusive_group(required=True)
-    issuer.add_argument("--iss", help="the public key's file name, e.g. nanomq.pub")
-    issuer.add_argument("--conf", help="take iss from this config's jwt.public.keyfile")
+    issuer.add_argument("--iss", type=_path, help="the public key's file name, e.g. nanomq.pub")
+    issuer.add_argument("--conf", type=_path, help="take iss from this config's jwt.public.keyfile")
     token.add_argument("--ttl", default="1h", help="lifetime: seconds or 30s/15m/1h/7d")
     token.add_argument("--claim", action="append", default=[], metavar="K=V")
     return parser
@@ -81,8 +93,10 @@ def _start(args: argparse.Namespace) -> int:
     if args.scenario:
         scenario = load_scenario(Path(args.scenario))
     elif args.mock_clients is not None:
-        if args.mock_clients < 0:
-            raise UsageError(f"--mock-clients has value {args.mock_clients}. Expected 0 or more")
+        if not 0 <= args.mock_clients <= MAX_MOCK_CLIENTS:
+            raise UsageError(
+                f"--mock-clients has value {args.mock_clients}. Expected 0..{MAX_MOCK_CLIENTS}"
+            )
         scenario = generate_mock_clients(args.mock_clients)
     else:
         scenario = demo_scenario()
@@ -142,7 +156,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"nanoadmin: {exc}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
     except OSError as exc:
-        print(f"nanoadmin: {exc.strerror or exc}", file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"nanoadmin: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except MemoryError:
+        print("nanoadmin: out of memory", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_OK

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
@@ -13,23 +12,29 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from nanoadmin.auth.jwt_auth import load_private_key, load_public_key
 from nanoadmin.config import ConfigError
+from nanoadmin.config.atomic import write_atomically
 from nanoadmin.config.values import ValueProblem, duration_seconds
 
 MIN_KEY_BITS = 2048
+MAX_KEY_BITS = 8192  # larger keys take minutes to make and slow every verification
 
 
 def generate_keypair(
     out: Path, name: str, bits: int = 2048, *, force: bool = False
 ) -> tuple[Path, Path]:
     """Write ``out/name.key`` (PKCS#8, 0600) and ``out/name.pub`` (SPKI); returns both paths."""
-    if bits < MIN_KEY_BITS:
-        raise ConfigError(f"--bits has value {bits}. Expected {MIN_KEY_BITS} or more")
+    if not MIN_KEY_BITS <= bits <= MAX_KEY_BITS:
+        raise ConfigError(f"--bits has value {bits}. Expected {MIN_KEY_BITS}..{MAX_KEY_BITS}")
     if not re.fullmatch(r"[\w.-]+", name) or name in (".", ".."):
         raise ConfigError(f"--name has value {name!r}. Expected a plain file name")
     private_path, public_path = out / f"{name}.key", out / f"{name}.pub"
     for path in (private_path, public_path):
+        if path.is_dir():
+            raise ConfigError(f"{path} is a folder; expected a key file name there")
         if path.exists() and not force:
             raise ConfigError(f"{path} already exists; pass --force to overwrite it")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; expected a folder")
     out.mkdir(parents=True, exist_ok=True)
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     private_pem = key.private_bytes(
@@ -40,12 +45,9 @@ def generate_keypair(
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    if force:
-        private_path.unlink(missing_ok=True)
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(private_pem)
-    public_path.write_bytes(public_pem)
+    # Each file whole or not at all; the private key never readable by others, even briefly.
+    write_atomically(private_path, private_pem, mode=0o600)
+    write_atomically(public_path, public_pem, mode=0o644)
     return private_path, public_path
 
 
@@ -66,6 +68,8 @@ def parse_claims(pairs: list[str]) -> dict[str, object]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ConfigError(f"--claim has value {pair!r}. Expected key=value")
+        if key == "iss":
+            raise ConfigError("--claim cannot set iss; use --iss, or --conf to check the key")
         claims[key] = int(value) if re.fullmatch(r"-?\d{1,18}", value) else value
     return claims
 

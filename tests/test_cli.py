@@ -271,3 +271,27 @@ def test_malformed_http_is_a_json_400_and_one_log_line() -> None:
         assert secret.encode() not in body
     assert "Traceback" not in stderr and secret not in stderr
     assert stderr.count("malformed HTTP request") == 4
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("check-config", "--conf", ""),
+        ("check-config", "--old_conf", " "),
+        ("check-config", "--conf", "a.conf", "--old_conf", "b.conf"),
+        ("start", "--conf", str(PROJECT / "conf" / "nanomq.conf"), "--scenario", ""),
+        ("start", "--conf", str(PROJECT / "conf" / "nanomq.conf"), "--mock-clients", "10" * 9),
+    ],
+    ids=["empty conf", "blank old_conf", "conf and old_conf", "empty scenario", "huge mock"],
+)
+def test_flags_that_say_nothing_clear_are_refused(args: tuple[str, ...]) -> None:
+    result = run(*args)
+    assert result.returncode == 2 and result.stderr.startswith("nanoadmin: error:"), result
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_file_error_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    result = run("keygen", "--out", str(tmp_path / "afile" / "keys"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"nanoadmin: {tmp_path / 'afile' / 'keys'}: "), result.stderr

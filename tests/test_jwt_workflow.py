@@ -331,3 +331,30 @@ def test_failed_reload_is_logged_and_keeps_keys(tmp_path: Path, keypair: KeyPair
     assert re.search(
         r"reload failed, keeping the previous configuration: .*gone\.pub.*not found", stderr
     )
+
+
+def test_keygen_and_token_refuse_what_would_leave_a_broken_pair(
+    tmp_path: Path, keypair: KeyPair
+) -> None:
+    (tmp_path / "afile").write_text("x")
+    as_file = cli("keygen", "--out", str(tmp_path / "afile"))
+    assert as_file.returncode == 2 and "afile" in as_file.stderr and "folder" in as_file.stderr
+    # A folder where the public key goes: nothing is written, the old private key stays.
+    first = cli("keygen", "--out", str(tmp_path / "k"))
+    assert first.returncode == 0, first.stderr
+    private = tmp_path / "k" / "nanomq.key"
+    before = private.read_bytes()
+    (tmp_path / "k" / "nanomq.pub").unlink()
+    (tmp_path / "k" / "nanomq.pub").mkdir()
+    forced = cli("keygen", "--out", str(tmp_path / "k"), "--force")
+    assert forced.returncode == 2 and "nanomq.pub is a folder" in forced.stderr
+    assert private.read_bytes() == before
+    huge = cli("keygen", "--out", str(tmp_path / "k2"), "--bits", "99999")
+    assert huge.returncode == 2 and "8192" in huge.stderr and not (tmp_path / "k2").exists()
+    for claim in ("iss=5", "iss=evil.pub"):
+        token = cli("token", "--key", str(keypair.private_path), "--iss", "x.pub", "--claim", claim)
+        assert token.returncode == 2 and "--iss" in token.stderr and not token.stdout
+    for flag in ("--key", "--iss"):
+        args = {"--key": str(keypair.private_path), "--iss": "nanomq.pub"} | {flag: ""}
+        empty = cli("token", *[part for pair in args.items() for part in pair])
+        assert empty.returncode == 2 and "empty" in empty.stderr, empty.stderr

@@ -7,14 +7,16 @@ import os
 from pathlib import Path
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Temp file beside ``path``, fsync, rename over it, fsync the folder."""
+def write_atomically(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Temp file beside ``path``, fsync, rename over it, fsync the folder. The file keeps its
+    permissions unless ``mode`` is given."""
     folder = path.parent
     temp = folder / f".{path.name}.{os.getpid()}.tmp"
-    try:
-        mode = path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        mode = 0o644
+    if mode is None:
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o644
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         with os.fdopen(fd, "wb") as handle:
