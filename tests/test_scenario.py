@@ -326,7 +326,14 @@ def test_json_top_level_must_be_an_object(tmp_path: Path) -> None:
 
 def test_unknown_extension_reports_the_likely_format(tmp_path: Path) -> None:
     assert ": not valid JSON: " in load_error(write(tmp_path, "a.scn", '{"clients": [}'))
+    assert ": not valid JSON: " in load_error(write(tmp_path, "c.scn", '[{"client_id": }]'))
     assert ": not valid TOML: " in load_error(write(tmp_path, "b.scn", "clients = [\n"))
+    assert ": not valid TOML: " in load_error(write(tmp_path, "d.scn", "[[clients]]\nx = \n"))
+
+
+def test_unknown_extension_toml_may_open_with_an_array_of_tables(tmp_path: Path) -> None:
+    scenario = load_scenario(write(tmp_path, "s.txt", '[[clients]]\nclient_id = "a"\n'))
+    assert [seed.client.client_id for seed in scenario.clients] == ["a"]
 
 
 def test_unreadable_files(tmp_path: Path) -> None:

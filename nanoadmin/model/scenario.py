@@ -59,13 +59,16 @@ def load_scenario(path: Path) -> Scenario:
         tree = _parse_toml(text, source)
     else:
         try:
-            tree = json.loads(text)
-        except json.JSONDecodeError:
-            tree = (
-                _parse_json(text, source)
-                if text.lstrip().startswith(("{", "["))
-                else _parse_toml(text, source)
-            )
+            tree = _parse_json(text, source)
+        except ScenarioError as json_error:
+            try:
+                tree = _parse_toml(text, source)
+            except ScenarioError as toml_error:
+                # Report against the format the text looks like ("[[clients]]" is TOML).
+                looks_json = text.lstrip().startswith("{") or (
+                    text.lstrip().startswith("[") and not text.lstrip().startswith("[[")
+                )
+                raise (json_error if looks_json else toml_error) from None
     if not isinstance(tree, Mapping):
         raise ScenarioError(
             f"{source}: the top level is {_describe(tree)}. "
