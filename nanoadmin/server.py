@@ -15,6 +15,9 @@ from nanoadmin.protocol import AppRunner
 
 logger = logging.getLogger("nanoadmin")
 SHUTDOWN_TIMEOUT = 10.0
+# aiohttp's default is 128: a burst of new connections (a test suite opening 200 at once) past
+# it has SYNs dropped, and a client then waits a second or three for the kernel to retry.
+LISTEN_BACKLOG = 1024
 
 
 class AccessLogger(AbstractAccessLogger):
@@ -78,7 +81,9 @@ async def serve(app: web.Application) -> None:
     )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, http.bind_host, http.port, reuse_address=True)
+        site = web.TCPSite(
+            runner, http.bind_host, http.port, reuse_address=True, backlog=LISTEN_BACKLOG
+        )
         await site.start()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
