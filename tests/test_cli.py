@@ -34,7 +34,12 @@ def run(
     *args: str, env: dict[str, str] | None = None, timeout: float = 30
 ) -> subprocess.CompletedProcess[str]:
     process = start_process(*args, env=env)
-    stdout, stderr = process.communicate(timeout=timeout)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # A command that should have refused to start is serving: never leave it behind.
+        stop_process(process)
+        raise
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
