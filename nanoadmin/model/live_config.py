@@ -330,7 +330,7 @@ class LiveConfig:
             {
                 "login": entry["username"],
                 "password": current.get(entry["username"], MASK)
-                if entry["password"] == MASK
+                if is_mask_echo("password", entry["password"], entry)
                 else entry["password"],
             }
             for entry in entries
