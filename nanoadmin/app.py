@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from nanoadmin.api import setup_routes
-from nanoadmin.keys import RUNTIME_KEY
-from nanoadmin.middlewares import admission
+from nanoadmin.api import PUBLIC_ROUTES, ROUTES
+from nanoadmin.appkeys import RUNTIME_KEY
+from nanoadmin.http.limits import MAX_FIELD_SIZE, MAX_LINE_SIZE
+from nanoadmin.http.pipeline import setup_pipeline
 from nanoadmin.model.scenario import Scenario
 from nanoadmin.runtime import Runtime
 from nanoadmin.settings import Settings
-
-# Large enough that a 100 KB Authorization header reaches auth and gets a JSON 401.
-MAX_FIELD_SIZE = 128 * 1024
 
 
 def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Application:
@@ -20,8 +18,8 @@ def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Appl
     runtime = Runtime(settings, scenario)
     app = web.Application(
         client_max_size=settings.http_server.max_body,
-        handler_args={"max_field_size": MAX_FIELD_SIZE, "max_line_size": MAX_FIELD_SIZE},
+        handler_args={"max_field_size": MAX_FIELD_SIZE, "max_line_size": MAX_LINE_SIZE},
     )
     app[RUNTIME_KEY] = runtime
-    setup_routes(app, admission(runtime))
+    setup_pipeline(app, runtime, ROUTES, PUBLIC_ROUTES)
     return app

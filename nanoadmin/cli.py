@@ -86,9 +86,9 @@ def _start(args: argparse.Namespace) -> int:
     settings = load_settings(args.conf, old_conf=args.old_conf, port=args.port)
 
     from nanoadmin.app import create_app
+    from nanoadmin.http.server import run
     from nanoadmin.model.mock import generate_mock_clients
     from nanoadmin.model.scenario import demo_scenario, load_scenario
-    from nanoadmin.server import run
 
     if args.scenario:
         scenario = load_scenario(Path(args.scenario))
@@ -116,7 +116,7 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _keygen(args: argparse.Namespace) -> int:
-    from nanoadmin.keytools import generate_keypair
+    from nanoadmin.auth.jwt_tools import generate_keypair
 
     private, public = generate_keypair(Path(args.out), args.name, args.bits, force=args.force)
     print(f"wrote {private} (private, keep it secret) and {public}")
@@ -125,7 +125,7 @@ def _keygen(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    from nanoadmin.keytools import matching_iss, mint_token, parse_claims, parse_ttl
+    from nanoadmin.auth.jwt_tools import matching_iss, mint_token, parse_claims, parse_ttl
     from nanoadmin.settings import load_settings
 
     ttl = parse_ttl(args.ttl)

@@ -10,10 +10,10 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
 
 from nanoadmin.auth import AuthStrategy, make_strategy
+from nanoadmin.caches import Caches
 from nanoadmin.config import ConfigError
 from nanoadmin.config.errors import key_location
 from nanoadmin.config.values import ValueProblem
-from nanoadmin.inflight import InFlight
 from nanoadmin.model import BrokerModel
 from nanoadmin.model.live_config import LiveConfig
 from nanoadmin.model.process import ProcessUsage
@@ -74,7 +74,7 @@ class Runtime:
         self.process = ProcessUsage()
         self.started_at = time.monotonic()
         self.stop_event = asyncio.Event()
-        self.in_flight = InFlight()
+        self.caches = Caches()
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property

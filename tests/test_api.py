@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from nanoadmin.keys import RUNTIME_KEY
+from nanoadmin.appkeys import RUNTIME_KEY
 from nanoadmin.model.scenario import parse_scenario
 from nanoadmin.settings import load_settings
 from tests.conftest import (

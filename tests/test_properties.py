@@ -30,7 +30,7 @@ from nanoadmin.config import ConfigError, load_tree
 from nanoadmin.config.hocon import parse_hocon
 from nanoadmin.config.kv import kv_to_tree, load_kv, parse_kv
 from nanoadmin.config.toml import load_toml
-from nanoadmin.errors import dumps
+from nanoadmin.http.responses import dumps
 from nanoadmin.model.live_config import LiveConfig
 from nanoadmin.runtime import http_server_view
 from nanoadmin.runtime import load as runtime_load

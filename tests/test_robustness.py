@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from nanoadmin.app import MAX_FIELD_SIZE
+from nanoadmin.http.limits import MAX_FIELD_SIZE
 from tests.conftest import (
     BASIC_ADMIN,
     ServerProcess,

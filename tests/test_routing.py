@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nanoadmin.api.routing import parse_query, split_api_target
+from nanoadmin.http.pipeline import parse_query, split_api_target
 from tests.conftest import BASIC_ADMIN, Client, ClientFactory, basic_settings, raw_request
 
 

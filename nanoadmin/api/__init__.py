@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from functools import partial
-
-from aiohttp import web
-
 from nanoadmin.api import bridges, clients, configuration, info, mqtt, openapi, rules, stats
-from nanoadmin.api.routing import (
-    API_ROOT,
-    ApiHandler,
-    RouteHandler,
-    RouteMatch,
-    Router,
-    is_api_target,
-    split_api_target,
-)
-from nanoadmin.errors import Handler, MethodNotAllowed, NotFound
-from nanoadmin.keys import IDENTITY_KEY, RUNTIME_KEY
-from nanoadmin.runtime import Runtime
+from nanoadmin.http.pipeline import Route
 
-__all__ = ("ROUTES", "build_router", "setup_routes")
+__all__ = ("PUBLIC_ROUTES", "ROUTES")
 
-
-ROUTES: tuple[tuple[str, str, ApiHandler], ...] = (
+# Below /api/v4: every request authenticates first, as in NanoMQ.
+ROUTES: tuple[Route, ...] = (
     ("GET", "/", info.endpoint_index),
     ("GET", "/brokers", info.brokers),
     ("GET", "/nodes", info.nodes),
@@ -65,78 +49,8 @@ ROUTES: tuple[tuple[str, str, ApiHandler], ...] = (
     ("POST", "/bridges/unsub/{name}", bridges.unsubscribe_bridge),
 )
 
-
-RESOLVED_MAX = 4096
-RESOLVED_TARGET_MAX = 512
-
-# Served without auth outside /api/v4, GET only.
-PUBLIC_PATHS = ("/status", "/openapi.json")
-
-
-def build_router(runtime: Runtime) -> Router:
-    """The route table with each handler bound to ``runtime``."""
-    router = Router()
-    for method, pattern, handler in ROUTES:
-        router.add(method, pattern, partial(handler, runtime))
-    return router
-
-
-def setup_routes(app: web.Application, admit: Callable[[Handler], Handler]) -> None:
-    """Every route's handler goes through ``admit`` (admission and the one error path); every
-    /api/v4 request then authenticates before it is routed, as in NanoMQ."""
-    runtime = app[RUNTIME_KEY]
-    router = build_router(runtime)
-    # (method, raw request-target) -> the router's answer: the same few targets come again and
-    # again, so each is split and resolved once. Bounded in entries and in target length.
-    resolved: dict[tuple[str, str], tuple[RouteHandler, RouteMatch]] = {}
-
-    # Plain functions that return the handler's coroutine: admission awaits it, and a
-    # coroutine of their own would only add a frame to every request.
-    def dispatch(request: web.Request) -> Awaitable[web.StreamResponse]:
-        target = request.raw_path
-        if not is_api_target(target):
-            if request.path in PUBLIC_PATHS:
-                raise MethodNotAllowed(request.method, ["GET"])
-            raise NotFound(f"no such path: {request.path}")
-        request[IDENTITY_KEY] = runtime.loaded.strategy.authenticate(request)
-        key = (request.method, target)
-        hit = resolved.get(key)
-        if hit is not None:
-            return hit[0](request, hit[1])
-        parts = split_api_target(target)
-        if parts is None:
-            raise NotFound("no such endpoint")
-        segments, raw_query = parts
-        handler, params = router.resolve(request.method, segments)
-        match = RouteMatch(params, raw_query)
-        if len(target) <= RESOLVED_TARGET_MAX:
-            if len(resolved) >= RESOLVED_MAX:
-                resolved.clear()
-            resolved[key] = (handler, match)
-        return handler(request, match)
-
-    def literal_route(path: str, handler: RouteHandler) -> Handler:
-        """``handler`` for exactly the request-target ``path``; any other target aiohttp sends
-        here (a query, percent-escapes it decoded) goes to ``dispatch``, which reads it raw."""
-        bare = RouteMatch({}, "")
-
-        def literal_handler(request: web.Request) -> Awaitable[web.StreamResponse]:
-            if request.raw_path != path:
-                return dispatch(request)
-            request[IDENTITY_KEY] = runtime.loaded.strategy.authenticate(request)
-            return handler(request, bare)
-
-        return literal_handler
-
-    app.router.add_get("/status", admit(partial(info.status, runtime)), allow_head=False)
-    app.router.add_get("/openapi.json", admit(openapi.openapi_json), allow_head=False)
-    # Literal paths as aiohttp's own plain routes: found by one dict lookup, as in a bare app.
-    for method, pattern, handler in ROUTES:
-        if "{" not in pattern and pattern != "/":
-            path = API_ROOT + pattern
-            app.router.add_route(
-                method, path, admit(literal_route(path, partial(handler, runtime)))
-            )
-    # Everything else, and any target a plain route does not own: NanoMQ's raw-target routing.
-    # [\s\S], not ".": aiohttp matches the decoded path, and %0A must still reach dispatch.
-    app.router.add_route("*", r"/{tail:[\s\S]*}", admit(dispatch))
+# Outside /api/v4, GET only, no auth (extensions).
+PUBLIC_ROUTES: tuple[Route, ...] = (
+    ("GET", "/status", info.status),
+    ("GET", "/openapi.json", openapi.openapi_json),
+)

@@ -6,27 +6,21 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from nanoadmin.api.bodies import json_body
-from nanoadmin.api.routing import RouteMatch
-from nanoadmin.errors import (
-    ILLEGAL_SUBJECT,
-    REQ_PARAM_ERROR,
-    BadRequestBody,
-    CodedError,
-    json_response,
-)
+from nanoadmin.errors import ILLEGAL_SUBJECT, REQ_PARAM_ERROR, ApiError, BadRequestBody
+from nanoadmin.http.pipeline import RouteMatch
+from nanoadmin.http.responses import json_body, json_response
 from nanoadmin.model.bridges import BridgeNotFound, BridgeRequestInvalid
 from nanoadmin.runtime import Runtime
 
 OK = {"code": 0}
 
 
-def _not_found(error: BridgeNotFound, status: int, code: int) -> CodedError:
-    return CodedError(status, code, error.message)
+def _not_found(error: BridgeNotFound, status: int, code: int) -> ApiError:
+    return ApiError(status=status, code=code, message=error.message)
 
 
-def _invalid(error: BridgeRequestInvalid) -> CodedError:
-    return CodedError(400, REQ_PARAM_ERROR, error.message)
+def _invalid(error: BridgeRequestInvalid) -> ApiError:
+    return ApiError(status=400, code=REQ_PARAM_ERROR, message=error.message)
 
 
 async def get_bridges(

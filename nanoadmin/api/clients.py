@@ -8,8 +8,10 @@ from typing import TypedDict
 
 from aiohttp import web
 
-from nanoadmin.api.routing import RouteMatch
-from nanoadmin.errors import CLIENT_IS_OFFLINE, JSON, BadParameter, CodedError, dumps, json_response
+from nanoadmin.caches import ClientJsonCache
+from nanoadmin.errors import CLIENT_IS_OFFLINE, ApiError, BadParameter
+from nanoadmin.http.pipeline import RouteMatch
+from nanoadmin.http.responses import JSON, dumps, json_response
 from nanoadmin.model import BrokerModel, Client, Page, Subscription
 from nanoadmin.runtime import Runtime
 
@@ -49,65 +51,11 @@ def paged_body(page: Page[Client] | Page[Subscription]) -> dict[str, object]:
     }
 
 
-class ClientJsonCache:
-    """Each listed client's JSON, encoded once. The model never changes a Client record in
-    place (a kick and a re-add make a new record), so the bytes stay right for as long as the
-    model holds that record: an identity check, no invalidation. Bounded: cleared when full."""
-
-    def __init__(self, max_size: int = 20_000) -> None:
-        self.max_size = max_size
-        self._entries: dict[str, tuple[Client, bytes]] = {}
-
-    def __call__(self, client: Client) -> bytes:
-        hit = self._entries.get(client.client_id)
-        if hit is not None and hit[0] is client:
-            return hit[1]
-        encoded = dumps(client.as_json())
-        if len(self._entries) >= self.max_size:
-            self._entries.clear()
-        self._entries[client.client_id] = (client, encoded)
-        return encoded
-
-
-_client_json = ClientJsonCache()
-
-
-class ListingCache:
-    """Whole /clients bodies by request, kept while the broker's set of clients stays the same
-    (``clients_version``): a dashboard polling a page of a large set then costs one lookup.
-    Bounded in bytes; only bodies that were answered with 200 are stored."""
-
-    def __init__(self, max_bytes: int = 16 * 1024 * 1024) -> None:
-        self.max_bytes = max_bytes
-        self._bytes = 0
-        self._broker: BrokerModel | None = None
-        self._version = -1
-        self._entries: dict[tuple[str, tuple[tuple[str, str], ...]], bytes] = {}
-
-    def _current(self, broker: BrokerModel) -> bool:
-        return broker is self._broker and broker.clients_version == self._version
-
-    def get(self, broker: BrokerModel, match: RouteMatch) -> bytes | None:
-        if not self._current(broker):
-            return None
-        return self._entries.get((match.raw_query, tuple(match.params.items())))
-
-    def put(self, broker: BrokerModel, match: RouteMatch, body: bytes) -> None:
-        if not self._current(broker) or self._bytes + len(body) > self.max_bytes:
-            self._entries.clear()
-            self._bytes = 0
-            self._broker, self._version = broker, broker.clients_version
-        if len(body) <= self.max_bytes:
-            self._entries[(match.raw_query, tuple(match.params.items()))] = body
-            self._bytes += len(body)
-
-
-_listings = ListingCache()
-
-
-def clients_body(clients: Iterable[Client], page: Page[Client] | None = None) -> bytes:
+def clients_body(
+    client_json: ClientJsonCache, clients: Iterable[Client], page: Page[Client] | None = None
+) -> bytes:
     """``{"code":0,"data":[...]}`` (plus ``meta`` for a page), from each client's cached JSON."""
-    data = b'{"code":0,"data":[' + b",".join(map(_client_json, clients)) + b"]"
+    data = b'{"code":0,"data":[' + b",".join(map(client_json, clients)) + b"]"
     if page is None:
         return data + b"}"
     meta = {"page": page.page, "limit": page.limit, "count": page.count, "hasnext": page.hasnext}
@@ -155,15 +103,16 @@ def client_filters(query: dict[str, str]) -> ClientFilters:
 async def list_clients(
     runtime: Runtime, request: web.Request, match: RouteMatch
 ) -> web.StreamResponse:
-    broker = runtime.broker
-    body = _listings.get(broker, match)
+    broker, caches = runtime.broker, runtime.caches
+    key = (match.raw_query, tuple(match.params.items()))
+    body = caches.listings.get(broker, key)
     if body is None:
-        body = render_clients(broker, match)
-        _listings.put(broker, match, body)
+        body = render_clients(broker, caches.client_json, match)
+        caches.listings.put(broker, key, body)
     return web.Response(body=body, content_type=JSON)
 
 
-def render_clients(broker: BrokerModel, match: RouteMatch) -> bytes:
+def render_clients(broker: BrokerModel, client_json: ClientJsonCache, match: RouteMatch) -> bytes:
     """The /clients body for ``match``; BadParameter for a query NanoMQ refuses."""
     query = match.query
     filters = client_filters(query)
@@ -174,8 +123,8 @@ def render_clients(broker: BrokerModel, match: RouteMatch) -> bytes:
     pages = paging(query)
     if pages is not None:
         page = broker.clients_page(page=pages[0], limit=pages[1], **filters)
-        return clients_body(page.items, page)
-    return clients_body(broker.find_clients(**filters))
+        return clients_body(client_json, page.items, page)
+    return clients_body(client_json, broker.find_clients(**filters))
 
 
 async def kick_client(
@@ -183,7 +132,7 @@ async def kick_client(
 ) -> web.StreamResponse:
     client_id = match.params["clientid"]
     if not runtime.broker.kick(client_id):
-        raise CodedError(404, CLIENT_IS_OFFLINE, f"no client {client_id!r}")
+        raise ApiError(status=404, code=CLIENT_IS_OFFLINE, message=f"no client {client_id!r}")
     return json_response({"code": 0})
 
 

@@ -8,8 +8,6 @@ from pathlib import Path
 
 from aiohttp import web
 
-from nanoadmin.api.bodies import json_body
-from nanoadmin.api.routing import RouteMatch
 from nanoadmin.auth import make_strategy
 from nanoadmin.config import ConfigError, ConfigFormat, detect_format, parse_text
 from nanoadmin.config.atomic import write_atomically
@@ -19,10 +17,11 @@ from nanoadmin.errors import (
     REQ_PARAM_ERROR,
     RPC_ERROR,
     WRITE_CONFIG_FAILED,
-    CodedError,
+    ApiError,
     coded_body,
-    json_response,
 )
+from nanoadmin.http.pipeline import RouteMatch
+from nanoadmin.http.responses import json_body, json_response
 from nanoadmin.model.live_config import SECTIONS, LiveConfig
 from nanoadmin.runtime import Runtime, http_server_view
 from nanoadmin.settings import Settings, http_server_from_tree
@@ -44,8 +43,10 @@ async def post_reload(
     try:
         await runtime.reload()
     except ConfigError as exc:
-        raise CodedError(
-            400, PARAMS_HOCON_FORMAT_ILLEGAL, f"reload failed, previous configuration kept: {exc}"
+        raise ApiError(
+            status=400,
+            code=PARAMS_HOCON_FORMAT_ILLEGAL,
+            message=f"reload failed, previous configuration kept: {exc}",
         ) from None
     data = body.get("data")
     if isinstance(data, Mapping):
@@ -98,7 +99,9 @@ async def post_configuration(
         try:
             runtime.update_http_server(runtime.config.http_server_update(http))
         except ConfigError as exc:
-            raise CodedError(400, REQ_PARAM_ERROR, f"http_server not changed: {exc}") from None
+            raise ApiError(
+                status=400, code=REQ_PARAM_ERROR, message=f"http_server not changed: {exc}"
+            ) from None
     for name in names:
         if name != "http_server" and name in data:
             _apply_section(runtime, runtime.config, name, data[name])
@@ -140,7 +143,9 @@ async def config_update(
         # pyhocon takes ~15 µs a byte: parse off the event loop so other requests go on.
         await asyncio.to_thread(validate_config_text, raw, settings)
     except ConfigError as exc:
-        raise CodedError(400, PARAMS_HOCON_FORMAT_ILLEGAL, f"invalid config: {exc}") from None
+        raise ApiError(
+            status=400, code=PARAMS_HOCON_FORMAT_ILLEGAL, message=f"invalid config: {exc}"
+        ) from None
     if path is None:
         return json_response(coded_body(WRITE_CONFIG_FAILED, "the server has no config file"))
     try:
@@ -159,7 +164,9 @@ async def ctrl(runtime: Runtime, request: web.Request, match: RouteMatch) -> web
     elif action == "restart":
         runtime.request_restart()
     else:
-        raise CodedError(
-            404, RPC_ERROR, f"unknown action {match.params['action']!r}; expected stop or restart"
+        raise ApiError(
+            status=404,
+            code=RPC_ERROR,
+            message=f"unknown action {match.params['action']!r}; expected stop or restart",
         )
     return json_response(OK)

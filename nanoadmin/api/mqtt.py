@@ -7,17 +7,10 @@ from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
-from nanoadmin.api.bodies import json_body
-from nanoadmin.api.routing import ApiHandler, RouteMatch
 from nanoadmin.auth.basic_auth import lenient_b64decode
-from nanoadmin.errors import (
-    CLIENT_IS_OFFLINE,
-    JSON,
-    REQ_PARAM_ERROR,
-    coded_body,
-    dumps,
-    json_response,
-)
+from nanoadmin.errors import CLIENT_IS_OFFLINE, REQ_PARAM_ERROR, coded_body
+from nanoadmin.http.pipeline import ApiHandler, RouteMatch
+from nanoadmin.http.responses import JSON, dumps, json_body, json_response
 from nanoadmin.model import (
     HTTP_PUBLISHER_ID,
     ClientNotFound,

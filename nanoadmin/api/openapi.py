@@ -7,7 +7,9 @@ from importlib import resources
 
 from aiohttp import web
 
-from nanoadmin.errors import dumps
+from nanoadmin.http.pipeline import RouteMatch
+from nanoadmin.http.responses import dumps
+from nanoadmin.runtime import Runtime
 
 
 @functools.cache
@@ -25,5 +27,7 @@ def _openapi_body() -> bytes:
     return dumps(openapi_document())
 
 
-async def openapi_json(request: web.Request) -> web.StreamResponse:
+async def openapi_json(
+    runtime: Runtime, request: web.Request, match: RouteMatch
+) -> web.StreamResponse:
     return web.Response(body=_openapi_body(), content_type="application/json")

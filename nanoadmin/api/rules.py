@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from nanoadmin.api.bodies import json_body
-from nanoadmin.api.routing import RouteMatch
 from nanoadmin.errors import (
     MISSING_KEY_REQUEST_PARAMES,
     PLUGIN_IS_CLOSED,
     REQ_PARAM_ERROR,
-    CodedError,
+    ApiError,
     coded_body,
-    json_response,
 )
+from nanoadmin.http.pipeline import RouteMatch
+from nanoadmin.http.responses import json_body, json_response
 from nanoadmin.model import ModelError
 from nanoadmin.model.rules import (
     RuleActionUnsupported,
@@ -40,9 +39,9 @@ _CODES: dict[type[ModelError], int] = {
 }
 
 
-def _refused(error: ModelError, *, updating: bool = False) -> CodedError:
+def _refused(error: ModelError, *, updating: bool = False) -> ApiError:
     code = REQ_PARAM_ERROR if updating and isinstance(error, RuleNotFound) else _CODES[type(error)]
-    return CodedError(400, code, error.message)
+    return ApiError(status=400, code=code, message=error.message)
 
 
 async def list_rules(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from nanoadmin.api.routing import RouteMatch
-from nanoadmin.errors import json_response
+from nanoadmin.http.pipeline import RouteMatch
+from nanoadmin.http.responses import json_response
 from nanoadmin.runtime import Runtime
 
 # (name, type, help suffix): NanoMQ's order and its odd empty HELP texts.

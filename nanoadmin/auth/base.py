@@ -8,13 +8,12 @@ from typing import ClassVar
 
 from aiohttp import hdrs, web
 
+from nanoadmin.errors import AuthError
+
+__all__ = ("AUTHORIZATION", "AuthError", "AuthStrategy", "Identity")
+
 # aiohttp's istr: a case-insensitive header lookup then skips folding the name.
 AUTHORIZATION = hdrs.AUTHORIZATION
-
-# NanoMQ's result codes for authentication failures.
-CODE_BAD_CREDENTIALS = 103
-CODE_NO_CREDENTIALS = 104
-CODE_TOKEN_EXPIRED = 116
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,16 +22,6 @@ class Identity:
 
     scheme: str
     name: str
-
-
-class AuthError(Exception):
-    """Authentication failed: the middleware answers 401 with ``code`` and ``challenge``."""
-
-    def __init__(self, code: int, message: str, challenge: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.challenge = challenge
 
 
 class AuthStrategy(abc.ABC):

@@ -7,14 +7,8 @@ import hmac
 
 from aiohttp import web
 
-from nanoadmin.auth.base import (
-    AUTHORIZATION,
-    CODE_BAD_CREDENTIALS,
-    CODE_NO_CREDENTIALS,
-    AuthError,
-    AuthStrategy,
-    Identity,
-)
+from nanoadmin.auth.base import AUTHORIZATION, AuthError, AuthStrategy, Identity
+from nanoadmin.errors import EMPTY_USERNAME_OR_PASSWORD, WRONG_USERNAME_OR_PASSWORD
 
 CHALLENGE = 'Basic realm="nanoadmin"'
 PREFIX = "Basic "
@@ -45,10 +39,10 @@ def lenient_b64decode(text: str) -> bytes:
 def check_basic(header: str | None, expected: bytes) -> None:
     """Raise AuthError unless ``header`` carries ``expected`` (``user:password``)."""
     if header is None or len(header) <= len(PREFIX) or not header.startswith(PREFIX):
-        raise AuthError(CODE_NO_CREDENTIALS, "missing Basic credentials", CHALLENGE)
+        raise AuthError(EMPTY_USERNAME_OR_PASSWORD, "missing Basic credentials", CHALLENGE)
     encoded = header[len(PREFIX) :]
     if len(encoded) < 4 or not hmac.compare_digest(lenient_b64decode(encoded), expected):
-        raise AuthError(CODE_BAD_CREDENTIALS, "wrong username or password", CHALLENGE)
+        raise AuthError(WRONG_USERNAME_OR_PASSWORD, "wrong username or password", CHALLENGE)
 
 
 class BasicAuth(AuthStrategy):

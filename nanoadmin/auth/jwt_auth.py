@@ -15,23 +15,23 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPubl
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 from jwt.algorithms import RSAAlgorithm
 
-from nanoadmin.auth.base import (
-    AUTHORIZATION,
-    CODE_BAD_CREDENTIALS,
-    CODE_NO_CREDENTIALS,
-    CODE_TOKEN_EXPIRED,
-    AuthError,
-    AuthStrategy,
-    Identity,
-)
+from nanoadmin.auth.base import AUTHORIZATION, AuthError, AuthStrategy, Identity
 from nanoadmin.config import ConfigError
+from nanoadmin.errors import (
+    EMPTY_USERNAME_OR_PASSWORD,
+    TOKEN_EXPIRED,
+    WRONG_USERNAME_OR_PASSWORD,
+)
 
 CHALLENGE = 'Bearer error="invalid_token"'
 CHALLENGE_NO_TOKEN = 'Bearer realm="nanoadmin"'
 PREFIX = "Bearer"
 BEARER_SPACE = PREFIX + " "
 EXP_GRACE_SECONDS = 200
-CACHE_KEY_CHARS = 16
+_TOKEN_START = len(BEARER_SPACE)
+# What the verified-token cache may hold in all: 10 000 ordinary tokens of ~500 characters fit
+# five times over; 10 000 tokens of 64 KB would not (they would take 700 MB).
+DEFAULT_CACHE_CHARS = 25_000_000
 MAX_KEY_BYTES = 64 * 1024
 MAX_EXP = 2**53  # an exp in year 285 million; a float holds every second up to it exactly
 
@@ -135,48 +135,51 @@ def accepted_until_for(exp: int | None) -> float | None:
 def bearer_token(header: str | None) -> str:
     """The one word after ``Bearer``; AuthError 104 when absent, or followed by more words."""
     if header is None or not header.startswith(PREFIX):
-        raise AuthError(CODE_NO_CREDENTIALS, "missing Bearer token", CHALLENGE_NO_TOKEN)
+        raise AuthError(EMPTY_USERNAME_OR_PASSWORD, "missing Bearer token", CHALLENGE_NO_TOKEN)
     words = header[len(PREFIX) :].split()
     if len(words) != 1:
         reason = "missing Bearer token" if not words else "unexpected text after the Bearer token"
-        raise AuthError(CODE_NO_CREDENTIALS, reason, CHALLENGE_NO_TOKEN)
+        raise AuthError(EMPTY_USERNAME_OR_PASSWORD, reason, CHALLENGE_NO_TOKEN)
     return words[0]
 
 
 class VerifiedTokenCache:
     """Tokens whose signature and ``iss`` verified, with the last clock reading at which each is
-    still accepted (``exp`` plus the grace); oldest evicted first.
+    still accepted (``exp`` plus the grace); bounded in entries and in the tokens' characters,
+    oldest evicted first."""
 
-    An entry is found by the token's last CACHE_KEY_CHARS characters (the end of its signature)
-    and then compared whole, so a lookup hashes 16 characters, not a ~470-character header. Two
-    tokens that end alike share one slot: each still verified, never taken for the other.
-    """
-
-    def __init__(self, max_size: int) -> None:
+    def __init__(self, max_size: int, max_chars: int = DEFAULT_CACHE_CHARS) -> None:
         self.max_size = max_size
-        # key -> ("Bearer <token>", accepted until, identity): the header that sends the token.
-        self._entries: dict[str, tuple[str, float, Identity]] = {}
-        # The dict's own get: a lookup is then one C call, not a method calling a method.
-        self.get: Callable[[str], tuple[str, float, Identity] | None] = self._entries.get
+        self.max_chars = max_chars
+        self._chars = 0
+        self._entries: dict[str, tuple[float, Identity]] = {}
+        # The dict's own get: the accept path is then one C call, not a method calling a method.
+        self.get: Callable[[str], tuple[float, Identity] | None] = self._entries.get
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def find(self, token: str) -> tuple[float, Identity] | None:
-        entry = self.get(token[-CACHE_KEY_CHARS:])
-        if entry is None or entry[0] != BEARER_SPACE + token:
-            return None
-        return entry[1], entry[2]
+    @property
+    def chars(self) -> int:
+        return self._chars
 
     def put(self, token: str, accepted_until: float, identity: Identity) -> None:
-        key = token[-CACHE_KEY_CHARS:]
-        if key not in self._entries and len(self._entries) >= self.max_size:
-            # Dicts keep insertion order, so the first key is the oldest entry.
-            del self._entries[next(iter(self._entries))]
-        self._entries[key] = (BEARER_SPACE + token, accepted_until, identity)
+        if len(token) > self.max_chars:
+            return
+        previous = self._entries.pop(token, None)
+        if previous is not None:
+            self._chars -= len(token)
+        # Dicts keep insertion order, so the first key is the oldest entry.
+        while self._entries and (
+            len(self._entries) >= self.max_size or self._chars + len(token) > self.max_chars
+        ):
+            self._chars -= len(self._entries.pop(next(iter(self._entries))))
+        self._entries[token] = (accepted_until, identity)
+        self._chars += len(token)
 
     def clear(self) -> None:
         self._entries.clear()
+        self._chars = 0
 
 
 class JwtAuth(AuthStrategy):
@@ -205,18 +208,18 @@ class JwtAuth(AuthStrategy):
 
     def _check_accepted_until(self, accepted_until: float | None) -> None:
         if accepted_until is None or self._clock() > accepted_until:
-            raise AuthError(CODE_TOKEN_EXPIRED, "token expired or has no exp claim", CHALLENGE)
+            raise AuthError(TOKEN_EXPIRED, "token expired or has no exp claim", CHALLENGE)
 
     def verify(self, token: str) -> Identity:
         """Check one token; AuthError 103 for any failure but expiry alone, which is 116."""
         if self._cache is not None:
-            cached = self._cache.find(token)
+            cached = self._cache.get(token)
             if cached is not None:
                 self._check_accepted_until(cached[0])
                 return cached[1]
         parts = token.split(".")
         if len(parts) != 3:
-            raise AuthError(CODE_BAD_CREDENTIALS, "token must have three parts", CHALLENGE)
+            raise AuthError(WRONG_USERNAME_OR_PASSWORD, "token must have three parts", CHALLENGE)
         try:
             header = _b64url_json(parts[0])
             payload = _b64url_json(parts[1])
@@ -228,21 +231,23 @@ class JwtAuth(AuthStrategy):
             )
         except (ValueError, UnicodeError, RecursionError):
             raise AuthError(
-                CODE_BAD_CREDENTIALS, "token is not valid base64url JSON", CHALLENGE
+                WRONG_USERNAME_OR_PASSWORD, "token is not valid base64url JSON", CHALLENGE
             ) from None
         if not isinstance(header, dict) or not isinstance(payload, dict):
             raise AuthError(
-                CODE_BAD_CREDENTIALS, "token header and payload must be objects", CHALLENGE
+                WRONG_USERNAME_OR_PASSWORD, "token header and payload must be objects", CHALLENGE
             )
         if header.get("alg") != "RS256":
-            raise AuthError(CODE_BAD_CREDENTIALS, "token alg must be RS256", CHALLENGE)
+            raise AuthError(WRONG_USERNAME_OR_PASSWORD, "token alg must be RS256", CHALLENGE)
         iss = payload.get("iss")
         key = self._keys.get(iss) if isinstance(iss, str) else None
         if key is None:
-            raise AuthError(CODE_BAD_CREDENTIALS, f"token {self._iss_hint}", CHALLENGE)
+            raise AuthError(WRONG_USERNAME_OR_PASSWORD, f"token {self._iss_hint}", CHALLENGE)
         signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
         if not _RS256.verify(signing_input, key, signature):
-            raise AuthError(CODE_BAD_CREDENTIALS, "token signature does not verify", CHALLENGE)
+            raise AuthError(
+                WRONG_USERNAME_OR_PASSWORD, "token signature does not verify", CHALLENGE
+            )
         accepted_until = accepted_until_for(claim_seconds(payload.get("exp")))
         self._check_accepted_until(accepted_until)
         assert accepted_until is not None and isinstance(iss, str)
@@ -253,9 +258,11 @@ class JwtAuth(AuthStrategy):
 
     def authenticate(self, request: web.Request) -> Identity:
         header = request.headers.get(AUTHORIZATION)
-        if self._cache is not None and header is not None:
-            # The usual header, "Bearer <a token verified before>", unexpired: no parsing.
-            entry = self._cache.get(header[-CACHE_KEY_CHARS:])
-            if entry is not None and entry[0] == header and self._clock() <= entry[1]:
-                return entry[2]
+        cache = self._cache
+        if cache is not None and header is not None and header.startswith(BEARER_SPACE):
+            # The usual header, "Bearer <a token verified before>", unexpired: no parsing. A
+            # cached token holds no whitespace, so a hit is exactly one word after "Bearer ".
+            entry = cache.get(header[_TOKEN_START:])
+            if entry is not None and self._clock() <= entry[0]:
+                return entry[1]
         return self.verify(bearer_token(header))

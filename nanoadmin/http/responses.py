@@ -1,7 +1,8 @@
-"""Request bodies: JSON of the type an endpoint needs, or 400 with code 109."""
+"""JSON in and out: request bodies of the type an endpoint needs, answers as cJSON prints them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TypeVar
 
 import orjson
@@ -9,11 +10,24 @@ from aiohttp import web
 
 from nanoadmin.errors import BadRequestBody
 
+JSON = "application/json"
 T = TypeVar("T", dict[str, object], list[object])
 
 
+def dumps(body: object) -> bytes:
+    """Compact JSON, keys in insertion order, UTF-8 unescaped: what cJSON prints."""
+    return orjson.dumps(body)
+
+
+def json_response(
+    body: object, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    return web.Response(body=dumps(body), status=status, content_type=JSON, headers=headers)
+
+
 async def json_body(request: web.Request, kind: type[T]) -> T:
-    """The body parsed as JSON and checked to be ``kind`` (an object or an array)."""
+    """The body parsed as JSON and checked to be ``kind`` (an object or an array); 400 with
+    code 109 otherwise."""
     raw = await request.read()
     wanted = "object" if kind is dict else "array"
     if not raw.strip():

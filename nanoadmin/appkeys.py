@@ -9,7 +9,9 @@ from aiohttp import web
 from nanoadmin.auth.base import Identity
 
 if TYPE_CHECKING:
+    from nanoadmin.http.server import InFlight
     from nanoadmin.runtime import Runtime
 
 RUNTIME_KEY: web.AppKey[Runtime] = web.AppKey("runtime")
+IN_FLIGHT_KEY: web.AppKey[InFlight] = web.AppKey("in_flight")
 IDENTITY_KEY: web.RequestKey[Identity] = web.RequestKey("identity", Identity)

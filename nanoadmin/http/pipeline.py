@@ -1,0 +1,278 @@
+"""The request pipeline: read the target, admit, authenticate, route, handle; one error path.
+
+Every request takes these steps, in this order, in this module:
+
+1. **target**: NanoMQ's rules on the raw request-target (no percent-decoding, a trailing slash
+   allowed, the query split its own way): :func:`split_api_target`, :func:`parse_query`.
+2. **admission** (:func:`setup_pipeline`'s ``admitted``): counted while in flight, so that a stop
+   can wait for it; a declared body over ``max_body`` is 413 before anything else.
+3. **auth**: every ``/api/v4`` target, known or not, authenticates before it is routed, as in
+   NanoMQ; the strategy raises AuthError.
+4. **route**: the :class:`Router` finds the handler by method and segments; it remembers what it
+   resolved, per (method, raw target).
+5. **handler**: a thin function of the runtime, the request and its :class:`RouteMatch`.
+6. **errors**: whatever any step raises leaves by :func:`response_for`, as a JSON body with code.
+
+Two shapes of the same pipeline are registered with aiohttp: literal paths (``/api/v4/brokers``)
+as aiohttp's own plain routes, found by one dict lookup as in a bare app, and one catch-all for
+the rest. No aiohttp middleware: admission wraps each route's handler instead, which costs a
+request one coroutine frame where a middleware layer would cost three.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from nanoadmin.appkeys import IDENTITY_KEY, IN_FLIGHT_KEY
+from nanoadmin.errors import (
+    REQ_PARAMS_JSON_FORMAT_ILLEGAL,
+    UNKNOWN_MISTAKE,
+    ApiError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    coded_body,
+)
+from nanoadmin.http.limits import RESOLVED_MAX, RESOLVED_TARGET_MAX
+from nanoadmin.http.responses import json_response
+from nanoadmin.http.server import InFlight
+
+if TYPE_CHECKING:
+    from nanoadmin.runtime import Runtime
+
+logger = logging.getLogger("nanoadmin.errors")
+
+API_ROOT = "/api/v4"
+API_METHODS = ("GET", "POST", "PUT", "DELETE")
+_ROOT_END, _AFTER_ROOT = len(API_ROOT), len(API_ROOT) + 1
+
+
+# -- 1. the target --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RouteMatch:
+    params: dict[str, str]
+    raw_query: str
+
+    @property
+    def query(self) -> dict[str, str]:
+        return parse_query(self.raw_query)
+
+
+# An endpoint: the server's runtime is its first argument, bound once when routes are set up.
+ApiHandler = Callable[["Runtime", web.Request, RouteMatch], Awaitable[web.StreamResponse]]
+RouteHandler = Callable[[web.Request, RouteMatch], Awaitable[web.StreamResponse]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# (method, path pattern, handler); patterns capture a segment as {name}.
+Route = tuple[str, str, ApiHandler]
+
+
+def is_api_target(target: str) -> bool:
+    """True when the request-target is ``/api/v4`` or below it (segment-wise)."""
+    # The slice is "" at the end of the target, and "" is in any string.
+    return target.startswith(API_ROOT) and target[_ROOT_END:_AFTER_ROOT] in "/?"
+
+
+def split_api_target(target: str) -> tuple[list[str], str] | None:
+    """Path segments below /api/v4 and the raw query; ``[]`` is the index; None means 404."""
+    path, _, query = target.partition("?")
+    if path in (API_ROOT, API_ROOT + "/") and not (path.endswith("/") and query):
+        return [], query
+    segments = path[len(API_ROOT) + 1 :].split("/")
+    if len(segments) > 1 and segments[-1] == "":
+        segments.pop()
+    if "" in segments:
+        return None
+    return segments, query
+
+
+def parse_query(raw: str) -> dict[str, str]:
+    """NanoMQ's query rules: split on ``&``, keep pairs with a key and a value, no decoding."""
+    pairs: dict[str, str] = {}
+    if len(raw) < 3:
+        return pairs
+    for part in raw.split("&"):
+        key, sep, value = part.partition("=")
+        if sep and key and value:
+            pairs[key] = value
+    return pairs
+
+
+# -- 4. the route -------------------------------------------------------------------------------
+
+
+class Router:
+    """Routes by segment pattern (``{name}`` segments capture the raw text), and remembers each
+    (method, raw target) it resolved: bounded in entries and in target length."""
+
+    def __init__(self) -> None:
+        self._routes: dict[int, list[tuple[tuple[str, ...], dict[str, RouteHandler]]]] = {}
+        self._resolved: dict[tuple[str, str], tuple[RouteHandler, RouteMatch]] = {}
+
+    def add(self, method: str, pattern: str, handler: RouteHandler) -> None:
+        segments = tuple(s for s in pattern.strip("/").split("/") if s)
+        bucket = self._routes.setdefault(len(segments), [])
+        for existing, handlers in bucket:
+            if existing == segments:
+                handlers[method] = handler
+                return
+        bucket.append((segments, {method: handler}))
+        # Literal segments beat captures: /clients/username/{u} before /clients/{a}/{b}.
+        bucket.sort(key=lambda item: [s.startswith("{") for s in item[0]])
+
+    def resolve(self, method: str, target: str) -> tuple[RouteHandler, RouteMatch]:
+        """The handler and match for an ``/api/v4`` target; NotFound or MethodNotAllowed."""
+        key = (method, target)
+        hit = self._resolved.get(key)
+        if hit is not None:
+            return hit
+        parts = split_api_target(target)
+        if parts is None:
+            raise NotFound("no such endpoint")
+        segments, raw_query = parts
+        handler, params = self._find(method, segments)
+        resolved = (handler, RouteMatch(params, raw_query))
+        if len(target) <= RESOLVED_TARGET_MAX:
+            if len(self._resolved) >= RESOLVED_MAX:
+                self._resolved.clear()
+            self._resolved[key] = resolved
+        return resolved
+
+    def _find(self, method: str, segments: list[str]) -> tuple[RouteHandler, dict[str, str]]:
+        for pattern, handlers in self._routes.get(len(segments), ()):
+            params: dict[str, str] = {}
+            for want, have in zip(pattern, segments, strict=True):
+                if want.startswith("{"):
+                    params[want[1:-1]] = have
+                elif want != have:
+                    break
+            else:
+                handler = handlers.get(method)
+                if handler is None:
+                    raise MethodNotAllowed(method, sorted(handlers, key=API_METHODS.index))
+                return handler, params
+        if method not in API_METHODS:
+            raise MethodNotAllowed(method, list(API_METHODS))
+        raise NotFound("no such endpoint: /" + "/".join(segments))
+
+
+# -- 6. the one error path ----------------------------------------------------------------------
+
+_HTTP_CODES = {413: REQ_PARAMS_JSON_FORMAT_ILLEGAL, 400: REQ_PARAMS_JSON_FORMAT_ILLEGAL}
+
+
+def response_for(request: web.BaseRequest, exc: Exception) -> web.StreamResponse:
+    """``exc`` as a JSON body with a code. Call it from an ``except`` block.
+
+    An HTTPException below 400 (a redirect) is not an error: it is raised again for aiohttp.
+    """
+    if isinstance(exc, ApiError):
+        return json_response(exc.body(), status=exc.status, headers=exc.headers)
+    if isinstance(exc, ConnectionResetError):
+        # The client went away mid-body: nobody will read this answer; not a server error.
+        logger.info(
+            "client %s closed the connection before its request body arrived", request.remote
+        )
+        return json_response(
+            coded_body(REQ_PARAMS_JSON_FORMAT_ILLEGAL, "connection closed before the body arrived"),
+            status=400,
+        )
+    if isinstance(exc, web.HTTPException):
+        if exc.status < 400:
+            raise exc
+        reason = exc.reason or "error"
+        if exc.status == 413:
+            reason = "request body is larger than http_server.max_body"
+        code = _HTTP_CODES.get(exc.status, UNKNOWN_MISTAKE)
+        headers = {k: v for k, v in exc.headers.items() if k == "Allow"}
+        return json_response(coded_body(code, reason), status=exc.status, headers=headers)
+    logger.exception("unhandled error for %s %s", request.method, request.path, exc_info=exc)
+    return json_response(coded_body(UNKNOWN_MISTAKE, "internal error"), status=500)
+
+
+# -- 2, 3 and 5: admission, auth and the handler ------------------------------------------------
+
+
+def setup_pipeline(
+    app: web.Application,
+    runtime: Runtime,
+    api_routes: Iterable[Route],
+    public_routes: Iterable[Route],
+) -> None:
+    """Register every route behind the pipeline: ``api_routes`` below /api/v4 (authenticated),
+    ``public_routes`` outside it (GET only, no auth)."""
+    in_flight = app[IN_FLIGHT_KEY] = InFlight()
+    router = Router()
+    literal_paths: list[tuple[str, str, RouteHandler]] = []
+    for method, pattern, handler in api_routes:
+        bound_handler = partial(handler, runtime)
+        router.add(method, pattern, bound_handler)
+        if "{" not in pattern and pattern != "/":
+            literal_paths.append((method, API_ROOT + pattern, bound_handler))
+    public_paths = {path: partial(handler, runtime) for _, path, handler in public_routes}
+
+    def admitted(handler: Handler) -> Handler:
+        async def admitted_handler(request: web.Request) -> web.StreamResponse:
+            in_flight.count += 1
+            try:
+                if request.body_exists:
+                    limit = runtime.settings.http_server.max_body
+                    length = request.content_length
+                    if length is not None and length > limit:
+                        raise PayloadTooLarge(
+                            f"request body of {length} bytes exceeds max_body {limit}"
+                        )
+                    if length is None:
+                        await request.read()  # aiohttp enforces client_max_size (= max_body)
+                return await handler(request)
+            except Exception as exc:
+                return response_for(request, exc)
+            finally:
+                in_flight.count -= 1
+                if in_flight.draining:
+                    in_flight.wake()
+
+        return admitted_handler
+
+    # Plain functions that return the handler's coroutine: admission awaits it, and a
+    # coroutine of their own would only add a frame to every request.
+    def any_target(request: web.Request) -> Awaitable[web.StreamResponse]:
+        target = request.raw_path
+        if not is_api_target(target):
+            if request.path in public_paths:
+                raise MethodNotAllowed(request.method, ["GET"])
+            raise NotFound(f"no such path: {request.path}")
+        request[IDENTITY_KEY] = runtime.loaded.strategy.authenticate(request)
+        handler, match = router.resolve(request.method, target)
+        return handler(request, match)
+
+    def literal_target(path: str, handler: RouteHandler) -> Handler:
+        """``handler`` for exactly the request-target ``path``; any other target aiohttp sends
+        here (a query, percent-escapes it decoded) goes to ``any_target``, which reads it raw."""
+        bare = RouteMatch({}, "")
+
+        def literal_handler(request: web.Request) -> Awaitable[web.StreamResponse]:
+            if request.raw_path != path:
+                return any_target(request)
+            request[IDENTITY_KEY] = runtime.loaded.strategy.authenticate(request)
+            return handler(request, bare)
+
+        return literal_handler
+
+    def public_target(handler: RouteHandler) -> Handler:
+        bare = RouteMatch({}, "")
+        return lambda request: handler(request, bare)
+
+    for path, public in public_paths.items():
+        app.router.add_get(path, admitted(public_target(public)), allow_head=False)
+    for method, path, bound in literal_paths:
+        app.router.add_route(method, path, admitted(literal_target(path, bound)))
+    # [\s\S], not ".": aiohttp matches the decoded path, and %0A must still reach any_target.
+    app.router.add_route("*", r"/{tail:[\s\S]*}", admitted(any_target))
