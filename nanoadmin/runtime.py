@@ -6,20 +6,18 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 
 from nanoadmin.auth import AuthStrategy, make_strategy
 from nanoadmin.caches import Caches
 from nanoadmin.config import ConfigError
-from nanoadmin.config.errors import key_location
-from nanoadmin.config.values import ValueProblem
 from nanoadmin.model import BrokerModel
 from nanoadmin.model.live_config import LiveConfig
 from nanoadmin.model.process import ProcessUsage
 from nanoadmin.model.rules import RuleTable
 from nanoadmin.model.scenario import Scenario, apply_scenario
-from nanoadmin.settings import AUTH_TYPES, HttpServerSettings, Settings, reload_settings
+from nanoadmin.settings import HttpServerSettings, Settings, bridge_from_block, reload_settings
 
 logger = logging.getLogger("nanoadmin")
 
@@ -34,31 +32,15 @@ class Loaded:
     rules: RuleTable | None
 
 
-def http_server_view(http: HttpServerSettings) -> dict[str, object]:
-    """The http_server section as NanoMQ renders it (no_auth shows as basic, as NanoMQ does)."""
-    return {
-        "enable": http.enable,
-        "port": http.port,
-        "addr": http.ip_addr,
-        "username": http.username,
-        "password": http.password,
-        "auth_type": "jwt" if http.auth_type == "jwt" else "basic",
-    }
-
-
-def load(settings: Settings, scenario: Scenario | None) -> Loaded:
-    """Build strategy, live config and rules; ConfigError (and nothing else) when they cannot."""
+def load(settings: Settings, scenario: Scenario | None = None) -> Loaded:
+    """Build strategy, live config and rules from ``settings``; ConfigError (and nothing else)
+    when they cannot be built (a key file that does not load)."""
     strategy = make_strategy(settings.http_server)
-    try:
-        config = LiveConfig(
-            settings.tree, path=settings.path, http_server=http_server_view(settings.http_server)
-        )
-    except ValueProblem as problem:
-        raise ConfigError(f"{key_location(settings.path, problem.key)}: {problem}") from None
+    config = LiveConfig(settings)
     for bridge in scenario.bridges if scenario is not None else ():
-        config.bridges.add(str(bridge["name"]), {k: v for k, v in bridge.items() if k != "name"})
-    rules_block = settings.tree.get("rules")
-    rules = RuleTable.from_tree(rules_block) if isinstance(rules_block, Mapping) else None
+        name = str(bridge["name"])
+        config.bridges.add(bridge_from_block(name, bridge, prefix=name, strict=False))
+    rules = RuleTable.from_settings(settings.rules) if settings.rules is not None else None
     return Loaded(settings, strategy, config, rules)
 
 
@@ -134,25 +116,12 @@ class Runtime:
 
         self._spawn(reload_quietly)
 
-    def update_http_server(self, section: Mapping[str, object]) -> None:
-        """Apply a POSTed http_server section: auth changes take effect on the next request."""
-        current = self.settings.http_server
-        auth_type = section["auth_type"]
-        # NanoMQ shows no_auth as "basic"; re-posting that view must not turn auth on.
-        if auth_type not in AUTH_TYPES or (auth_type == "basic" and current.auth_type == "no_auth"):
-            auth_type = current.auth_type
-        port = section["port"]
-        assert isinstance(port, int)
-        http = replace(
-            current,
-            enable=bool(section["enable"]),
-            port=port,
-            username=str(section["username"]),
-            password=str(section["password"]),
-            auth_type=auth_type,
-        )
-        strategy = make_strategy(http) if http != current else self.strategy
-        self.config.http_server = dict(section)
+    def update_http_server(self, http: HttpServerSettings) -> None:
+        """Apply a POSTed http_server section: auth changes take effect on the next request.
+        ConfigError, and nothing changes, when its strategy cannot be built."""
+        if http == self.settings.http_server:
+            return
+        strategy = make_strategy(http)
         self.loaded = replace(
             self.loaded, settings=replace(self.settings, http_server=http), strategy=strategy
         )

@@ -1,13 +1,21 @@
-"""Settings: the loaded config tree, validated once into frozen dataclasses."""
+"""Settings: a config tree validated once, every section a frozen dataclass.
+
+Every value is read and checked here, once, when a config is loaded; the runtime, the live
+configuration and the auth strategy are built from ``Settings`` alone. A bad value is a
+ConfigError naming the file, line, dotted key and the expected form. NanoMQ's quirks about what
+a value means live here too, each in one place: the API renders these sections as NanoMQ does
+(see ``model/live_config.py``), but never decides what a value is.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal, TypeGuard, TypeVar, get_args
 
 from nanoadmin.config import ConfigError, ConfigFormat, load_tree
 from nanoadmin.config.errors import key_location
@@ -15,8 +23,10 @@ from nanoadmin.config.values import (
     ValueProblem,
     boolean,
     byte_size,
+    duration_seconds,
     integer,
     lookup,
+    number,
     string,
     string_list,
 )
@@ -25,9 +35,33 @@ logger = logging.getLogger("nanoadmin.settings")
 
 R = TypeVar("R")
 AuthType = Literal["basic", "jwt", "no_auth"]
-AUTH_TYPES: tuple[AuthType, ...] = ("basic", "jwt", "no_auth")
+AUTH_TYPES: tuple[AuthType, ...] = get_args(AuthType)
 DEFAULT_CONF_PATH = Path("conf/nanomq.conf")
 DEFAULT_TOKEN_CACHE_SIZE = 10_000
+Tree = Mapping[str, object]
+
+
+def _read(tree: object, key: str, reader: Callable[[str, object], R], default: R) -> R:
+    """The value at dotted ``key`` below ``tree`` read by ``reader``, or ``default``."""
+    value = lookup(tree, key) if isinstance(tree, Mapping) else None
+    return default if value is None else reader(key, value)
+
+
+def _at(prefix: str) -> Callable[[object, str, Callable[[str, object], R], R], R]:
+    """``_read`` for a block found at ``prefix``, naming keys by their full dotted path."""
+
+    def read(block: object, key: str, reader: Callable[[str, object], R], default: R) -> R:
+        value = lookup(block, key) if isinstance(block, Mapping) else None
+        return default if value is None else reader(f"{prefix}.{key}", value)
+
+    return read
+
+
+def _optional_string(key: str, value: object) -> str | None:
+    return string(key, value)
+
+
+# -- http_server --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,21 +88,6 @@ class HttpServerSettings:
         return self.ip_addr or "0.0.0.0"
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    path: Path | None
-    format: ConfigFormat
-    http_server: HttpServerSettings
-    # The whole normalised tree, for the configuration the API renders; never mutated.
-    tree: Mapping[str, object] = field(default_factory=dict)
-    # How it was loaded, so a reload reads it the same way.
-    forced_kv: bool = False
-    port_override: int | None = None
-
-    def with_port(self, port: int) -> Settings:
-        return replace(self, http_server=replace(self.http_server, port=port))
-
-
 def _port(key: str, value: object) -> int:
     port = integer(key, value, minimum=0, maximum=65535)
     return port or 8081  # NanoMQ: 0 means the default port
@@ -76,9 +95,10 @@ def _port(key: str, value: object) -> int:
 
 def _auth_type(key: str, value: object) -> AuthType:
     text = string(key, value).strip().lower()
-    if text not in AUTH_TYPES:
-        raise ValueProblem(key, value, "one of: " + ", ".join(AUTH_TYPES))
-    return text
+    for auth_type in AUTH_TYPES:
+        if text == auth_type:
+            return auth_type
+    raise ValueProblem(key, value, "one of: " + ", ".join(AUTH_TYPES))
 
 
 def _limit_conn(key: str, value: object) -> int:
@@ -98,38 +118,564 @@ def _resolve(base: Path | None, name: str) -> Path:
     return path if path.is_absolute() or base is None else base.parent / path
 
 
-def http_server_from_tree(
-    tree: Mapping[str, object], fmt: ConfigFormat, base: Path | None
-) -> HttpServerSettings:
+def http_server_from_tree(tree: Tree, fmt: ConfigFormat, base: Path | None) -> HttpServerSettings:
     """Read ``http_server`` with NanoMQ's defaults; raises ValueProblem on a bad value."""
     section = lookup(tree, "http_server")
-    if section is None:
-        section = {}
-    if not isinstance(section, Mapping):
+    if section is not None and not isinstance(section, Mapping):
         raise ValueProblem("http_server", section, "a block of settings")
-
-    def read(name: str, reader: Callable[[str, object], R], default: R) -> R:
-        raw = lookup(section, name)
-        return default if raw is None else reader(f"http_server.{name}", raw)
-
+    read = _at("http_server")
     defaults = HttpServerSettings()
-    keyfiles: list[str] = read("jwt.public.keyfile", string_list, [])
+    keyfiles: list[str] = read(section, "jwt.public.keyfile", string_list, [])
     return HttpServerSettings(
         # HOCON: the block's presence enables the server; KV: http_server.enable, default off.
-        enable=read("enable", boolean, False) if fmt == "kv" else True,
-        port=read("port", _port, defaults.port),
-        ip_addr=read("ip_addr", string, defaults.ip_addr),
-        limit_conn=read("limit_conn", _limit_conn, defaults.limit_conn),
-        max_body=read("max_body", _max_body, defaults.max_body),
-        username=read("username", string, defaults.username),
-        password=read("password", string, defaults.password),
-        auth_type=read("auth_type", _auth_type, defaults.auth_type),
+        enable=read(section, "enable", boolean, False) if fmt == "kv" else True,
+        port=read(section, "port", _port, defaults.port),
+        ip_addr=read(section, "ip_addr", _optional_string, defaults.ip_addr),
+        limit_conn=read(section, "limit_conn", _limit_conn, defaults.limit_conn),
+        max_body=read(section, "max_body", _max_body, defaults.max_body),
+        username=read(section, "username", string, defaults.username),
+        password=read(section, "password", string, defaults.password),
+        auth_type=read(section, "auth_type", _auth_type, defaults.auth_type),
         jwt=JwtSettings(
             public_keyfiles=tuple(_resolve(base, name) for name in keyfiles),
-            token_cache_size=read("jwt.token_cache_size", _cache_size, DEFAULT_TOKEN_CACHE_SIZE),
+            token_cache_size=read(
+                section, "jwt.token_cache_size", _cache_size, DEFAULT_TOKEN_CACHE_SIZE
+            ),
         ),
     )
 
+
+def http_server_view(http: HttpServerSettings) -> dict[str, object]:
+    """The http_server section as NanoMQ renders it: no_auth shows as "basic"."""
+    return {
+        "enable": http.enable,
+        "port": http.port,
+        "addr": http.ip_addr,
+        "username": http.username,
+        "password": http.password,
+        "auth_type": "jwt" if http.auth_type == "jwt" else "basic",
+    }
+
+
+def http_server_posted(
+    http: HttpServerSettings, data: Mapping[str, object], *, keep: Callable[[str, object], bool]
+) -> HttpServerSettings:
+    """``http`` after POST /configuration's http_server ``data``, as NanoMQ applies it: keys of
+    the wrong type are ignored; ``auth_type`` is "basic" or "jwt", case-sensitive. ``keep(key,
+    value)`` says a value must not be applied (a secret sent back masked, as GET showed it)."""
+    enable, username, password, port = (
+        data.get(k) for k in ("enable", "username", "password", "port")
+    )
+    auth_type: AuthType = http.auth_type
+    posted = data.get("auth_type")
+    # no_auth shows as "basic": posting back what GET showed must not turn auth on.
+    if posted == "jwt" or (posted == "basic" and http.auth_type != "no_auth"):
+        auth_type = posted
+    return replace(
+        http,
+        enable=enable if isinstance(enable, bool) else http.enable,
+        port=int(port) if is_number(port) and 1 <= port <= 65535 else http.port,
+        username=username
+        if isinstance(username, str) and not keep("username", username)
+        else http.username,
+        password=password
+        if isinstance(password, str) and not keep("password", password)
+        else http.password,
+        auth_type=auth_type,
+    )
+
+
+def is_number(value: object) -> TypeGuard[int | float]:
+    """A JSON number: not a bool, not NaN."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value
+
+
+# -- the sections GET /configuration renders ----------------------------------------------------
+
+
+def float32(value: float) -> float:
+    # NanoMQ keeps keepalive_backoff as a C float; cJSON prints the widened double.
+    return float(struct.unpack("f", struct.pack("f", value))[0])
+
+
+def _seconds(key: str, value: object) -> int:
+    return int(duration_seconds(key, value))
+
+
+def _threads(default: int) -> Callable[[str, object], int]:
+    # NanoMQ: 0 (the KV file's default) means "two per CPU".
+    return lambda key, value: integer(key, value) or default
+
+
+def _address(prefix: str, block: object) -> str | None:
+    bind = lookup(block, "bind") if isinstance(block, Mapping) else None
+    return prefix + bind if isinstance(bind, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class BasicSettings:
+    """NanoMQ's ``basic`` section; sizes in KiB, as it renders them."""
+
+    url: str | None
+    num_taskq_thread: int
+    max_taskq_thread: int
+    parallel: int
+    property_size: int
+    daemon: bool
+    max_packet_size: int
+    client_max_packet_size: int
+    msq_len: int
+    qos_duration: int
+    keepalive_backoff: float
+    allow_anonymous: bool
+    ipc_internal: bool
+
+
+def basic_from_tree(tree: Tree) -> BasicSettings:
+    threads = 2 * (os.cpu_count() or 1)
+    if lookup(tree, "listeners") is None:
+        url: str | None = "nmq-tcp://0.0.0.0:1883"
+    else:
+        url = _address("nmq-tcp://", lookup(tree, "listeners.tcp"))
+    packet = _read(tree, "mqtt.max_packet_size", byte_size, 10240 * 1024)
+    client_packet = _read(tree, "mqtt.client_max_packet_size", byte_size, packet)
+    return BasicSettings(
+        url=url,
+        num_taskq_thread=_read(tree, "system.num_taskq_thread", _threads(threads), threads),
+        max_taskq_thread=_read(tree, "system.max_taskq_thread", _threads(threads), threads),
+        parallel=_read(tree, "system.parallel", _threads(threads), threads),
+        property_size=_read(tree, "mqtt.property_size", integer, 32),
+        daemon=_read(tree, "system.daemon", boolean, False),
+        max_packet_size=packet // 1024,
+        client_max_packet_size=client_packet // 1024,
+        msq_len=_read(tree, "mqtt.max_mqueue_len", integer, 1024),
+        qos_duration=_read(tree, "mqtt.retry_interval", _seconds, 10),
+        keepalive_backoff=float32(_read(tree, "mqtt.keepalive_multiplier", number, 1.5)),
+        allow_anonymous=_read(tree, "auth.allow_anonymous", boolean, True),
+        ipc_internal=_read(tree, "system.enable_ipc_internal", boolean, True),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSettings:
+    """A TLS block: ``listeners.ssl``, or a bridge's or an HTTP auth request's ``ssl``. The
+    files are as configured: the listener's are rendered by their contents, the others by name."""
+
+    enable: bool = False
+    url: str | None = None
+    key_password: str | None = None
+    keyfile: str | None = None
+    certfile: str | None = None
+    cacertfile: str | None = None
+    verify_peer: bool = False
+    fail_if_no_peer_cert: bool = False
+
+
+def tls_from_block(prefix: str, block: object, *, url_prefix: str | None = None) -> TlsSettings:
+    if not isinstance(block, Mapping):
+        return TlsSettings()
+    read = _at(prefix)
+    enabled_by_default = "bind" in block if url_prefix is not None else bool(block)
+    return TlsSettings(
+        enable=read(block, "enable", boolean, enabled_by_default),
+        url=_address(url_prefix, block) if url_prefix is not None else None,
+        key_password=read(block, "key_password", string, None),
+        keyfile=read(block, "keyfile", string, None),
+        certfile=read(block, "certfile", string, None),
+        cacertfile=read(block, "cacertfile", string, None),
+        verify_peer=read(block, "verify_peer", boolean, False),
+        fail_if_no_peer_cert=read(block, "fail_if_no_peer_cert", boolean, False),
+    )
+
+
+HTTP_AUTH_PARAMS = (
+    "username",
+    "password",
+    "clientid",
+    "access",
+    "topic",
+    "ipaddress",
+    "sockport",
+    "common",
+    "protocol",
+    "subject",
+    "mountpoint",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpAuthRequestSettings:
+    url: str | None = None
+    method: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    params: tuple[str, ...] = ()
+    tls: TlsSettings = field(default_factory=TlsSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthHttpSettings:
+    enable: bool
+    timeout: int
+    connect_timeout: int
+    pool_size: int
+    cache_ttl: int
+    auth_req: HttpAuthRequestSettings
+    acl_req: HttpAuthRequestSettings
+    super_req: HttpAuthRequestSettings
+
+
+def _scalar_text(key: str, value: object) -> str:
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return str(value)
+    raise ValueProblem(key, value, "a string")
+
+
+def auth_http_from_tree(tree: Tree) -> AuthHttpSettings:
+    base = "auth.http_auth"
+    block = lookup(tree, base)
+
+    def request(name: str) -> HttpAuthRequestSettings:
+        prefix = f"{base}.{name}"
+        req = lookup(tree, prefix)
+        if not isinstance(req, Mapping):
+            return HttpAuthRequestSettings()
+        read = _at(prefix)
+        headers, params = req.get("headers"), req.get("params")
+        if headers is not None and not isinstance(headers, Mapping):
+            raise ValueProblem(f"{prefix}.headers", headers, "a block of name = value")
+        if params is not None and not isinstance(params, Mapping):
+            raise ValueProblem(f"{prefix}.params", params, "a block such as {clientid = %c}")
+        return HttpAuthRequestSettings(
+            url=read(req, "url", string, None),
+            method=read(req, "method", string, None),
+            headers=tuple(
+                (str(k), _scalar_text(f"{prefix}.headers.{k}", v))
+                for k, v in (headers or {}).items()
+            ),
+            params=tuple(str(k) for k in params or {}),
+            tls=tls_from_block(f"{prefix}.ssl", req.get("ssl")),
+        )
+
+    return AuthHttpSettings(
+        enable=_read(tree, f"{base}.enable", boolean, isinstance(block, Mapping)),
+        timeout=_read(tree, f"{base}.timeout", _seconds, 5),
+        connect_timeout=_read(tree, f"{base}.connect_timeout", _seconds, 5),
+        pool_size=_read(tree, f"{base}.pool_size", integer, 32),
+        cache_ttl=_read(tree, f"{base}.cache_ttl", _seconds, 0),
+        auth_req=request("auth_req"),
+        acl_req=request("acl_req"),
+        super_req=request("super_req"),
+    )
+
+
+def auth_users_from_tree(tree: Tree) -> tuple[tuple[str, str], ...]:
+    """``auth.password``: NanoMQ's ``{include "nanomq_pwd.conf"}`` of ``"user": "pass"`` lines."""
+    passwords = lookup(tree, "auth.password")
+    if passwords is None:
+        return ()
+    if not isinstance(passwords, Mapping):
+        raise ValueProblem("auth.password", passwords, 'a block of "user": "password" lines')
+    return tuple(
+        (str(user), _scalar_text(f"auth.password.{user}", password))
+        for user, password in passwords.items()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WebsocketSettings:
+    enable: bool
+    tls_enable: bool
+    url: str | None
+    tls_url: str | None
+
+
+def websocket_from_tree(tree: Tree) -> WebsocketSettings:
+    ws, wss = lookup(tree, "listeners.ws"), lookup(tree, "listeners.wss")
+    has_listeners = isinstance(lookup(tree, "listeners"), Mapping)
+    return WebsocketSettings(
+        enable=isinstance(ws, Mapping) and _read(tree, "listeners.ws.enable", boolean, True),
+        # NanoMQ quirk: tls_enable is true whenever a listeners block exists.
+        tls_enable=_read(tree, "listeners.wss.enable", boolean, has_listeners),
+        url=_address("nmq-ws://", ws),
+        tls_url=_address("nmq-wss://", wss),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SqliteSettings:
+    enable: bool
+    disk_cache_size: int
+    flush_mem_threshold: int
+    resend_interval: int
+    mounted_file_path: str | None
+
+
+def sqlite_from_tree(tree: Tree) -> SqliteSettings:
+    return SqliteSettings(
+        enable=_read(tree, "sqlite.enable", boolean, isinstance(lookup(tree, "sqlite"), Mapping)),
+        disk_cache_size=_read(tree, "sqlite.disk_cache_size", integer, 102400),
+        flush_mem_threshold=_read(tree, "sqlite.flush_mem_threshold", integer, 100),
+        resend_interval=_read(tree, "sqlite.resend_interval", integer, 0),
+        mounted_file_path=_read(tree, "sqlite.mounted_file_path", string, None),
+    )
+
+
+# -- bridges and rules ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeTopic:
+    """One forward or subscription of a bridge; ``qos`` None where none was configured."""
+
+    remote_topic: str
+    local_topic: str
+    qos: int | None = None
+    prefix: str | None = None
+    suffix: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeSettings:
+    """One ``bridges.mqtt.<name>`` block; the keys NanoMQ renders, validated."""
+
+    name: str
+    server: str = ""
+    proto_ver: int = 4
+    clientid: str | None = None
+    clean_start: bool = True
+    username: str | None = None
+    password: str | None = None
+    keepalive: int = 60
+    enable: bool = True
+    parallel: int = 2
+    conn_properties: Mapping[str, object] | None = None
+    will_properties: Mapping[str, object] | None = None
+    sub_properties: Mapping[str, object] | None = None
+    forwards: tuple[BridgeTopic, ...] = ()
+    subscription: tuple[BridgeTopic, ...] = ()
+    tls: TlsSettings = field(default_factory=TlsSettings)
+
+
+def _qos(key: str, value: object) -> int:
+    return integer(key, value, minimum=0, maximum=2)
+
+
+def _proto_ver(key: str, value: object) -> int:
+    return integer(key, value, minimum=3, maximum=5)
+
+
+def bridge_topics(prefix: str, entries: object, *, strict: bool) -> tuple[BridgeTopic, ...]:
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        if strict:
+            raise ValueProblem(prefix, entries, "a list of {remote_topic, local_topic} blocks")
+        return ()
+    topics: list[BridgeTopic] = []
+    for index, entry in enumerate(entries):
+        where = f"{prefix}[{index}]"
+        if not isinstance(entry, Mapping):
+            if strict:
+                raise ValueProblem(where, entry, "a block with remote_topic and local_topic")
+            continue
+        remote, local = entry.get("remote_topic"), entry.get("local_topic")
+        if not isinstance(remote, str) or not isinstance(local, str):
+            # NanoMQ skips an entry without both topics.
+            if strict and (remote is not None or local is not None):
+                missing = "remote_topic" if not isinstance(remote, str) else "local_topic"
+                raise ValueProblem(f"{where}.{missing}", entry.get(missing), "a string")
+            continue
+        read = _at(where)
+        qos: int | None
+        try:
+            qos = read(entry, "qos", _qos, None)
+        except ValueProblem:
+            if strict:
+                raise
+            qos = None
+        prefix_text, suffix_text = entry.get("prefix"), entry.get("suffix")
+        topics.append(
+            BridgeTopic(
+                remote,
+                local,
+                qos,
+                prefix_text if isinstance(prefix_text, str) else None,
+                suffix_text if isinstance(suffix_text, str) else None,
+            )
+        )
+    return tuple(topics)
+
+
+def bridge_from_block(
+    name: str, block: Mapping[str, object], *, prefix: str | None = None, strict: bool = True
+) -> BridgeSettings:
+    """A bridge from its config block (or a PUT body's, ``strict=False``: NanoMQ ignores what
+    it cannot read there, and so do we)."""
+    where = prefix if prefix is not None else f"bridges.mqtt.{name}"
+    read = _at(where)
+    defaults = BridgeSettings(name)
+
+    def value(key: str, reader: Callable[[str, object], R], default: R) -> R:
+        try:
+            return read(block, key, reader, default)
+        except ValueProblem:
+            if strict:
+                raise
+            return default
+
+    proto_ver = value("proto_ver", _proto_ver, defaults.proto_ver)
+
+    def properties(key: str) -> Mapping[str, object] | None:
+        found = block.get(key)
+        return dict(found) if proto_ver == 5 and isinstance(found, Mapping) else None
+
+    return BridgeSettings(
+        name=name,
+        server=value("server", string, defaults.server),
+        proto_ver=proto_ver,
+        clientid=value("clientid", _scalar_text, None),
+        clean_start=value("clean_start", boolean, True),
+        username=value("username", _scalar_text, None),
+        password=value("password", _scalar_text, None),
+        keepalive=value("keepalive", _seconds, defaults.keepalive),
+        enable=value("enable", boolean, True),
+        parallel=value("max_parallel_processes", integer, defaults.parallel),
+        conn_properties=properties("conn_properties"),
+        will_properties=properties("will_properties"),
+        sub_properties=properties("sub_properties"),
+        forwards=bridge_topics(f"{where}.forwards", block.get("forwards"), strict=strict),
+        subscription=bridge_topics(
+            f"{where}.subscription", block.get("subscription"), strict=strict
+        ),
+        tls=tls_from_block(f"{where}.ssl", block.get("ssl")) if strict else _lenient_tls(block),
+    )
+
+
+def _lenient_tls(block: Mapping[str, object]) -> TlsSettings:
+    try:
+        return tls_from_block("ssl", block.get("ssl"))
+    except ValueProblem:
+        return TlsSettings()
+
+
+def bridges_from_tree(tree: Tree) -> tuple[BridgeSettings, ...]:
+    mqtt = lookup(tree, "bridges.mqtt")
+    if not isinstance(mqtt, Mapping):
+        return ()
+    return tuple(
+        bridge_from_block(str(name), block)
+        for name, block in mqtt.items()
+        # `bridges.mqtt.cache` is the bridges' SQLite cache, not a bridge.
+        if name != "cache" and isinstance(block, Mapping)
+    )
+
+
+RULE_ACTIONS = ("repub", "sqlite", "mysql", "postgresql", "timescaledb")
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSettings:
+    action: str
+    sql: str
+    enabled: bool = True
+    params: Mapping[str, object] = field(default_factory=dict)
+
+
+def rules_from_tree(tree: Tree) -> tuple[RuleSettings, ...] | None:
+    """The ``rules`` block's rules, or None without one (NanoMQ then has no rule engine)."""
+    block = lookup(tree, "rules")
+    if not isinstance(block, Mapping):
+        return None
+    rules: list[RuleSettings] = []
+    for action, section in block.items():
+        if action not in RULE_ACTIONS or not isinstance(section, Mapping):
+            continue
+        entries = section.get("rules")
+        if entries is None:
+            continue
+        if not isinstance(entries, list):
+            raise ValueProblem(f"rules.{action}.rules", entries, "a list of rule blocks")
+        for index, entry in enumerate(entries):
+            where = f"rules.{action}.rules[{index}]"
+            if not isinstance(entry, Mapping):
+                raise ValueProblem(where, entry, "a block with sql")
+            sql = entry.get("sql")
+            if not isinstance(sql, str):
+                raise ValueProblem(f"{where}.sql", sql, "a string")
+            params = {k: v for k, v in entry.items() if k not in ("sql", "enabled")}
+            rules.append(
+                RuleSettings(str(action), sql, _read(entry, "enabled", boolean, True), params)
+            )
+    return tuple(rules)
+
+
+# -- the whole config -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    path: Path | None
+    format: ConfigFormat
+    http_server: HttpServerSettings
+    basic: BasicSettings = field(default_factory=lambda: basic_from_tree({}))
+    tls: TlsSettings = field(default_factory=TlsSettings)
+    auth_users: tuple[tuple[str, str], ...] = ()
+    auth_http: AuthHttpSettings = field(default_factory=lambda: auth_http_from_tree({}))
+    websocket: WebsocketSettings = field(default_factory=lambda: websocket_from_tree({}))
+    sqlite: SqliteSettings = field(default_factory=lambda: sqlite_from_tree({}))
+    bridges: tuple[BridgeSettings, ...] = ()
+    rules: tuple[RuleSettings, ...] | None = None
+    # parquet.enable: GET /reload's enable_mqtt_stream.
+    mqtt_stream: bool = False
+    # The normalised tree as read, for the parts of the file no section reads.
+    tree: Tree = field(default_factory=dict)
+    # How it was loaded, so a reload reads it the same way.
+    forced_kv: bool = False
+    port_override: int | None = None
+
+    def with_port(self, port: int) -> Settings:
+        return replace(self, http_server=replace(self.http_server, port=port))
+
+
+def settings_from_tree(
+    tree: Tree,
+    *,
+    fmt: ConfigFormat = "hocon",
+    path: Path | None = None,
+    base: Path | None = None,
+    source: str | None = None,
+) -> Settings:
+    """Settings for a tree read from ``path``; relative key files resolve beside ``base``.
+
+    ConfigError, naming the file, line and key, for any value that is not of its form; with
+    ``source`` (text that did not come from ``path``), naming ``source`` and the key but never
+    the value, which may have come from an included file.
+    """
+    try:
+        return Settings(
+            path=path,
+            format=fmt,
+            http_server=http_server_from_tree(tree, fmt, base or path),
+            basic=basic_from_tree(tree),
+            tls=tls_from_block(
+                "listeners.ssl", lookup(tree, "listeners.ssl"), url_prefix="tls+nmq-tcp://"
+            ),
+            auth_users=auth_users_from_tree(tree),
+            auth_http=auth_http_from_tree(tree),
+            websocket=websocket_from_tree(tree),
+            sqlite=sqlite_from_tree(tree),
+            bridges=bridges_from_tree(tree),
+            rules=rules_from_tree(tree),
+            mqtt_stream=_read(tree, "parquet.enable", boolean, False),
+            tree=tree,
+        )
+    except ValueProblem as problem:
+        if source is not None:
+            raise ConfigError(f"{source}: {problem.without_value}") from None
+        raise ConfigError(f"{key_location(path, problem.key)}: {problem}") from None
+
+
+# -- where a config comes from --------------------------------------------------------------------
 
 # NanoMQ reads these before the file, so the file overrides them.
 _ENVIRONMENT = {
@@ -157,7 +703,7 @@ def _environment_tree(environ: Mapping[str, str]) -> dict[str, object]:
     return {"http_server": section} if section else {}
 
 
-def _merge(base: Mapping[str, object], over: Mapping[str, object]) -> dict[str, object]:
+def _merge(base: Tree, over: Tree) -> dict[str, object]:
     merged = dict(base)
     for key, value in over.items():
         below = merged.get(key)
@@ -175,21 +721,6 @@ def config_path(conf: str | None, environ: Mapping[str, str]) -> Path:
     if environ.get("NANOMQ_CONF_PATH"):
         return Path(environ["NANOMQ_CONF_PATH"])
     return DEFAULT_CONF_PATH
-
-
-def settings_from_tree(
-    tree: Mapping[str, object],
-    *,
-    fmt: ConfigFormat = "hocon",
-    path: Path | None = None,
-    base: Path | None = None,
-) -> Settings:
-    """Settings for a tree read from ``path``; relative key files resolve beside ``base``."""
-    try:
-        http_server = http_server_from_tree(tree, fmt, base or path)
-    except ValueProblem as problem:
-        raise ConfigError(f"{key_location(path, problem.key)}: {problem}") from None
-    return Settings(path=path, format=fmt, http_server=http_server, tree=tree)
 
 
 def load_settings(

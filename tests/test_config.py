@@ -234,9 +234,8 @@ def test_bad_values_outside_http_server_fail_at_load(tmp_path: Path, text: str, 
 
     conf = tmp_path / "bad.conf"
     conf.write_text("http_server { port = 8081 }\n" + text)
-    settings = load_settings(str(conf), environ={})
     with pytest.raises(ConfigError) as caught:
-        load(settings, scenario=None)
+        load(load_settings(str(conf), environ={}), scenario=None)
     assert f"{conf}:3: {key} has value" in caught.value.message
 
 
@@ -245,10 +244,10 @@ def test_both_nanomq_fixtures_build_the_live_configuration() -> None:
 
     for name in ("nanomq.conf", "nanomq_old.conf"):
         loaded = load(load_settings(str(NANOMQ_ETC / name), environ={}), scenario=None)
-        basic = loaded.config.section("basic")
+        basic = loaded.config.section("basic", loaded.settings.http_server)
         assert isinstance(basic, dict) and basic["property_size"] == 32, name
     old = load(load_settings(str(NANOMQ_ETC / "nanomq_old.conf"), environ={}), scenario=None)
-    basic = old.config.section("basic")
+    basic = old.config.section("basic", old.settings.http_server)
     assert isinstance(basic, dict)
     assert (basic["url"], basic["max_packet_size"], basic["msq_len"], basic["qos_duration"]) == (
         "nmq-tcp://0.0.0.0:1883",

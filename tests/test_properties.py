@@ -32,7 +32,6 @@ from nanoadmin.config.kv import kv_to_tree, load_kv, parse_kv
 from nanoadmin.config.toml import load_toml
 from nanoadmin.http.responses import dumps
 from nanoadmin.model.live_config import LiveConfig
-from nanoadmin.runtime import http_server_view
 from nanoadmin.runtime import load as runtime_load
 from nanoadmin.settings import Settings, load_settings, settings_from_tree
 from tests.conftest import (
@@ -137,7 +136,7 @@ def only_settings_or_config_error(load: Callable[[], Settings]) -> None:
         assert exc.message and "\n" not in exc.message
         return
     config = loaded.config
-    dumps({"configuration": config.render(), "reload": config.reload_view()})
+    dumps({"configuration": config.render(result.http_server), "reload": config.reload_view()})
     rules = loaded.rules.list() if loaded.rules is not None else None
     dumps({"metrics": config.bridges.metrics(), "rules": rules})
 
@@ -249,8 +248,8 @@ def test_kv_round_trips_to_the_rendered_configuration(pairs: dict[str, str], quo
         fmt, tree = load_tree(path, force_kv=True)
         loaded = settings_from_tree(tree, fmt=fmt, path=path)
     assert fmt == "kv"
-    config = LiveConfig(loaded.tree, path=None, http_server=http_server_view(loaded.http_server))
-    basic = config.section("basic")
+    config = LiveConfig(loaded)
+    basic = config.section("basic", loaded.http_server)
     assert isinstance(basic, dict)
     expected: dict[str, object] = {
         "url": pairs.get("url", "nmq-tcp://0.0.0.0:1883"),
@@ -274,7 +273,7 @@ def test_kv_round_trips_to_the_rendered_configuration(pairs: dict[str, str], quo
     for key in ("property_size", "max_packet_size", "msq_len", "qos_duration"):
         assert reload_view[key] == expected[key]
 
-    http = config.section("http_server")
+    http = config.section("http_server", loaded.http_server)
     auth_type = pairs.get("http_server.auth_type", "basic").lower()
     assert http == {
         "enable": truth(pairs.get("http_server.enable", "false")),
@@ -293,14 +292,14 @@ def test_kv_websocket_keys_keep_the_kv_defaults(tmp_path: Path) -> None:
     path.write_text("websocket.enable=true\nwebsocket.url=nmq-ws://0.0.0.0:8083/mqtt\n")
     fmt, tree = load_tree(path, force_kv=True)
     loaded = settings_from_tree(tree, fmt=fmt, path=path)
-    config = LiveConfig(loaded.tree, path=None, http_server=http_server_view(loaded.http_server))
-    assert config.section("websocket") == {
+    config = LiveConfig(loaded)
+    assert config.section("websocket", loaded.http_server) == {
         "enable": True,
         "tls_enable": False,
         "url": "nmq-ws://0.0.0.0:8083/mqtt",
         "tls_url": None,
     }
-    basic = config.section("basic")
+    basic = config.section("basic", loaded.http_server)
     assert isinstance(basic, dict) and basic["url"] == "nmq-tcp://0.0.0.0:1883"
 
 

@@ -8,10 +8,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from nanoadmin.auth import make_strategy
 from nanoadmin.config import ConfigError, ConfigFormat, detect_format, parse_text
 from nanoadmin.config.atomic import write_atomically
-from nanoadmin.config.values import ValueProblem
 from nanoadmin.errors import (
     PARAMS_HOCON_FORMAT_ILLEGAL,
     REQ_PARAM_ERROR,
@@ -23,8 +21,9 @@ from nanoadmin.errors import (
 from nanoadmin.http.pipeline import RouteMatch
 from nanoadmin.http.responses import json_body, json_response
 from nanoadmin.model.live_config import SECTIONS, LiveConfig
-from nanoadmin.runtime import Runtime, http_server_view
-from nanoadmin.settings import Settings, http_server_from_tree
+from nanoadmin.model.secrets import is_mask_echo
+from nanoadmin.runtime import Runtime, load
+from nanoadmin.settings import Settings, http_server_posted, settings_from_tree
 
 OK = {"code": 0}
 
@@ -57,15 +56,15 @@ async def post_reload(
 async def get_configuration(
     runtime: Runtime, request: web.Request, match: RouteMatch
 ) -> web.StreamResponse:
-    config = runtime.config
+    config, http = runtime.config, runtime.settings.http_server
     section = match.params.get("section")
     if section is None:
-        return json_response({"code": 0, "data": config.render()})
+        return json_response({"code": 0, "data": config.render(http)})
     if section not in SECTIONS:
         return json_response(
             coded_body(RPC_ERROR, f"no configuration section {section!r}", data={}), status=404
         )
-    return json_response({"code": 0, "data": {section: config.section(section)}})
+    return json_response({"code": 0, "data": {section: config.section(section, http)}})
 
 
 def _apply_section(runtime: Runtime, config: LiveConfig, name: str, value: object) -> None:
@@ -97,7 +96,10 @@ async def post_configuration(
     http = data.get("http_server")
     if "http_server" in names and isinstance(http, Mapping):
         try:
-            runtime.update_http_server(runtime.config.http_server_update(http))
+            posted = http_server_posted(
+                runtime.settings.http_server, http, keep=lambda k, v: is_mask_echo(k, v, http)
+            )
+            runtime.update_http_server(posted)
         except ConfigError as exc:
             raise ApiError(
                 status=400, code=REQ_PARAM_ERROR, message=f"http_server not changed: {exc}"
@@ -124,12 +126,7 @@ def validate_config_text(raw: bytes, settings: Settings) -> None:
     path = settings.path or Path("nanomq.conf")
     fmt: ConfigFormat = "kv" if settings.forced_kv else detect_format(path, text)
     tree = parse_text(text, fmt, path=path, source="body")
-    try:
-        http = http_server_from_tree(tree, fmt, settings.path)
-        LiveConfig(tree, path=settings.path, http_server=http_server_view(http))
-    except ValueProblem as problem:
-        raise ConfigError(f"body: {problem.without_value}") from None
-    make_strategy(http)
+    load(settings_from_tree(tree, fmt=fmt, path=settings.path, source="body"))
 
 
 async def config_update(

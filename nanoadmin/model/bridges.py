@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from nanoadmin.config.values import ValueProblem, boolean, duration_seconds, integer
 from nanoadmin.model.broker import ModelError
 from nanoadmin.model.secrets import masked, restore_secrets
 from nanoadmin.model.topics import filter_matches
-
-TLS_KEYS = (
-    "enable",
-    "url",
-    "key_password",
-    "key",
-    "cert",
-    "cacert",
-    "verify_peer",
-    "fail_if_no_peer_cert",
+from nanoadmin.settings import (
+    BridgeSettings,
+    BridgeTopic,
+    TlsSettings,
+    bridge_from_block,
+    bridge_topics,
 )
 
 
@@ -31,108 +26,59 @@ class BridgeRequestInvalid(ModelError):
     """A bridge request whose body lacks what NanoMQ requires."""
 
 
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) else None if value is None else str(value)
-
-
-def _int(key: str, value: object, default: int) -> int:
-    if value is None:
-        return default
-    try:
-        return integer(key, value)
-    except ValueProblem:
-        return default
-
-
-def _bool(key: str, value: object, default: bool) -> bool:
-    if value is None:
-        return default
-    try:
-        return boolean(key, value)
-    except ValueProblem:
-        return default
-
-
-def empty_tls() -> dict[str, object]:
+def render_tls(tls: TlsSettings) -> dict[str, object]:
+    """A TLS block in NanoMQ's ``tls`` shape, its files by name."""
     return {
-        key: False if key in ("enable", "verify_peer", "fail_if_no_peer_cert") else None
-        for key in TLS_KEYS
+        "enable": tls.enable,
+        "url": tls.url,
+        "key_password": tls.key_password,
+        "key": tls.keyfile,
+        "cert": tls.certfile,
+        "cacert": tls.cacertfile,
+        "verify_peer": tls.verify_peer,
+        "fail_if_no_peer_cert": tls.fail_if_no_peer_cert,
     }
 
 
-def tls_from(ssl: object) -> dict[str, object]:
-    """An ``ssl {}`` block (bridge or auth_http) in the rendered ``tls`` shape, paths kept."""
-    tls = empty_tls()
-    if isinstance(ssl, Mapping):
-        tls["enable"] = _bool("ssl.enable", ssl.get("enable"), bool(ssl))
-        tls["key_password"] = _str_or_none(ssl.get("key_password"))
-        tls["key"] = _str_or_none(ssl.get("keyfile"))
-        tls["cert"] = _str_or_none(ssl.get("certfile"))
-        tls["cacert"] = _str_or_none(ssl.get("cacertfile"))
-        tls["verify_peer"] = _bool("ssl.verify_peer", ssl.get("verify_peer"), False)
-        tls["fail_if_no_peer_cert"] = _bool(
-            "ssl.fail_if_no_peer_cert", ssl.get("fail_if_no_peer_cert"), False
-        )
-    return tls
+def _topic(topic: BridgeTopic, *, qos_always: bool) -> dict[str, object]:
+    item: dict[str, object] = {}
+    if topic.prefix is not None:
+        item["prefix"] = topic.prefix
+    if topic.suffix is not None:
+        item["suffix"] = topic.suffix
+    item["remote_topic"] = topic.remote_topic
+    item["local_topic"] = topic.local_topic
+    if topic.qos is not None or qos_always:
+        item["qos"] = topic.qos or 0
+    return item
 
 
-def _topics(entries: object, *, qos_always: bool) -> list[dict[str, object]]:
-    topics: list[dict[str, object]] = []
-    if not isinstance(entries, list):
-        return topics
-    for entry in entries:
-        if not isinstance(entry, Mapping):
-            continue
-        remote, local = entry.get("remote_topic"), entry.get("local_topic")
-        if not isinstance(remote, str) or not isinstance(local, str):
-            continue
-        item: dict[str, object] = {}
-        for affix in ("prefix", "suffix"):
-            if isinstance(entry.get(affix), str):
-                item[affix] = entry[affix]
-        item["remote_topic"] = remote
-        item["local_topic"] = local
-        qos = _int("qos", entry.get("qos"), -1)
-        if qos_always or 0 <= qos <= 2:
-            item["qos"] = min(max(qos, 0), 2)
-        topics.append(item)
-    return topics
-
-
-def node_from_config(name: str, config: Mapping[str, object]) -> dict[str, object]:
-    """One ``bridges.mqtt.<name>`` block (or a PUT body) as NanoMQ renders the node."""
-    proto_ver = _int("proto_ver", config.get("proto_ver"), 4)
-    keepalive = config.get("keepalive")
-    try:
-        keepalive_s = int(duration_seconds("keepalive", keepalive)) if keepalive is not None else 60
-    except ValueProblem:
-        keepalive_s = 60
+def render_node(bridge: BridgeSettings) -> dict[str, object]:
+    """One bridge as NanoMQ renders its node."""
     connector: dict[str, object] = {
-        "server": _str_or_none(config.get("server")) or "",
-        "proto_ver": proto_ver,
-        "clientid": _str_or_none(config.get("clientid")),
-        "clean_start": _bool("clean_start", config.get("clean_start"), True),
-        "username": _str_or_none(config.get("username")),
-        "password": _str_or_none(config.get("password")),
-        "keepalive": keepalive_s,
+        "server": bridge.server,
+        "proto_ver": bridge.proto_ver,
+        "clientid": bridge.clientid,
+        "clean_start": bridge.clean_start,
+        "username": bridge.username,
+        "password": bridge.password,
+        "keepalive": bridge.keepalive,
     }
-    if proto_ver == 5:
-        for block in ("conn_properties", "will_properties"):
-            value = config.get(block)
-            if isinstance(value, Mapping):
-                connector[block] = dict(value)
+    if bridge.conn_properties is not None:
+        connector["conn_properties"] = dict(bridge.conn_properties)
+    if bridge.will_properties is not None:
+        connector["will_properties"] = dict(bridge.will_properties)
     node: dict[str, object] = {
-        "name": name,
-        "enable": _bool("enable", config.get("enable"), True),
-        "parallel": _int("max_parallel_processes", config.get("max_parallel_processes"), 2),
+        "name": bridge.name,
+        "enable": bridge.enable,
+        "parallel": bridge.parallel,
         "connector": connector,
-        "forwards": _topics(config.get("forwards"), qos_always=False),
-        "subscription": _topics(config.get("subscription"), qos_always=True),
+        "forwards": [_topic(t, qos_always=False) for t in bridge.forwards],
+        "subscription": [_topic(t, qos_always=True) for t in bridge.subscription],
     }
-    sub_properties = config.get("sub_properties")
-    if proto_ver == 5 and isinstance(sub_properties, Mapping):
-        node["sub_properties"] = dict(sub_properties)
-    node["tls"] = tls_from(config.get("ssl"))
+    if bridge.sub_properties is not None:
+        node["sub_properties"] = dict(bridge.sub_properties)
+    node["tls"] = render_tls(bridge.tls)
     return node
 
 
@@ -159,27 +105,15 @@ class BridgeCounters:
 class BridgeTable:
     """The configured bridges in config order, as NanoMQ's bridge endpoints see them."""
 
-    def __init__(self, bridges: Mapping[str, Mapping[str, object]] | None = None) -> None:
+    def __init__(self, bridges: Iterable[BridgeSettings] = ()) -> None:
         self._nodes: dict[str, dict[str, object]] = {}
         self._counters: dict[str, BridgeCounters] = {}
-        for name, config in (bridges or {}).items():
-            self.add(name, config)
+        for bridge in bridges:
+            self.add(bridge)
 
-    @classmethod
-    def from_tree(cls, tree: Mapping[str, object]) -> BridgeTable:
-        bridges = tree.get("bridges")
-        mqtt = bridges.get("mqtt") if isinstance(bridges, Mapping) else None
-        table = cls()
-        if isinstance(mqtt, Mapping):
-            for name, config in mqtt.items():
-                # `bridges.mqtt.cache` is the bridge's SQLite cache, not a bridge.
-                if name != "cache" and isinstance(config, Mapping):
-                    table.add(str(name), config)
-        return table
-
-    def add(self, name: str, config: Mapping[str, object]) -> None:
-        self._nodes[name] = node_from_config(name, config)
-        self._counters.setdefault(name, BridgeCounters())
+    def add(self, bridge: BridgeSettings) -> None:
+        self._nodes[bridge.name] = render_node(bridge)
+        self._counters.setdefault(bridge.name, BridgeCounters())
 
     def __len__(self) -> int:
         return len(self._nodes)
@@ -205,7 +139,7 @@ class BridgeTable:
             raise BridgeRequestInvalid(f"body must have an object under the key {name!r}")
         if name not in self._nodes:
             raise BridgeNotFound(name)
-        node = node_from_config(name, config)
+        node = render_node(bridge_from_block(name, config, prefix=name, strict=False))
         restore_secrets(node, self._nodes[name])
         self._nodes[name] = node
 
@@ -221,7 +155,10 @@ class BridgeTable:
         node = self._nodes.get(name)
         if node is None:
             raise BridgeNotFound(name)
-        added = _topics(entries, qos_always=True)
+        added = [
+            _topic(topic, qos_always=True)
+            for topic in bridge_topics("subscription", entries, strict=False)
+        ]
         subscriptions = node["subscription"]
         assert isinstance(subscriptions, list)
         for item in added:

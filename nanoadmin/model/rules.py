@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from nanoadmin.model.broker import ModelError
+from nanoadmin.settings import RULE_ACTIONS as ACTIONS
+from nanoadmin.settings import RuleSettings
 
-ACTIONS = ("repub", "sqlite", "mysql", "postgresql", "timescaledb")
 _REQUIRED = {
     "repub": ("topic", "address"),
     "sqlite": ("table",),
@@ -106,17 +107,10 @@ class RuleTable:
         self._next_id = 1
 
     @classmethod
-    def from_tree(cls, rules: Mapping[str, object]) -> RuleTable:
+    def from_settings(cls, rules: Iterable[RuleSettings]) -> RuleTable:
         table = cls()
-        for name, block in rules.items():
-            if name not in ACTIONS or not isinstance(block, Mapping):
-                continue
-            entries = block.get("rules")
-            for entry in entries if isinstance(entries, list) else []:
-                if isinstance(entry, Mapping) and isinstance(entry.get("sql"), str):
-                    params = {k: v for k, v in entry.items() if k not in ("sql", "enabled")}
-                    enabled = entry.get("enabled", True)
-                    table._add(name, str(entry["sql"]), enabled is not False, params)
+        for rule in rules:
+            table._add(rule.action, rule.sql, rule.enabled, dict(rule.params))
         return table
 
     def _add(self, name: str, rawsql: str, enabled: bool, params: dict[str, object]) -> Rule:
