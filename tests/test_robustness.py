@@ -35,7 +35,7 @@ from tests.conftest import (
     wait_until_serving,
     write_conf,
 )
-from tests.load_client import (
+from tests.support.rawhttp import (
     ConnectionClosed,
     HttpResponse,
     RawConnection,
