@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from nanoadmin.appkeys import RUNTIME_KEY
 from nanoadmin.model.scenario import parse_scenario
 from nanoadmin.settings import load_settings
-from tests.conftest import (
+from tests.support import (
     BASIC_ADMIN,
     NANOMQ_ETC,
     PROJECT,

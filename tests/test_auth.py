@@ -19,7 +19,7 @@ from nanoadmin.auth import make_strategy
 from nanoadmin.auth.basic_auth import lenient_b64decode
 from nanoadmin.config import ConfigError
 from nanoadmin.settings import load_settings
-from tests.conftest import (
+from tests.support import (
     BASIC_ADMIN,
     NANOMQ_ETC,
     Client,

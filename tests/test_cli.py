@@ -16,17 +16,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from nanoadmin import __version__
-from tests.conftest import (
-    BASIC_ADMIN,
-    NANOMQ_ETC,
-    PROJECT,
-    KeyPair,
+from tests.support import BASIC_ADMIN, NANOMQ_ETC, PROJECT, KeyPair, write_conf
+from tests.support.processes import (
     free_port,
     running_server,
     start_process,
     stop_process,
     wait_until_serving,
-    write_conf,
 )
 
 

@@ -13,7 +13,7 @@ from nanoadmin.config import ConfigError, load_tree
 from nanoadmin.config.hocon import parse_hocon
 from nanoadmin.config.values import lookup
 from nanoadmin.settings import load_settings
-from tests.conftest import NANOMQ_ETC
+from tests.support import NANOMQ_ETC
 
 
 def test_nanomq_conf_fixture_loads_http_server() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from nanoadmin.model.scenario import reference_scenario
 from nanoadmin.settings import load_settings
-from tests.conftest import FIXTURES, ClientFactory, raw_request
+from tests.support import FIXTURES, ClientFactory, raw_request
 
 EXCHANGES = [
     json.loads(line)

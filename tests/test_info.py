@@ -9,7 +9,7 @@ from typing import Any
 
 from nanoadmin import NANOMQ_VERSION
 from nanoadmin.api.info import format_uptime
-from tests.conftest import BASIC_ADMIN, FIXTURES, Client
+from tests.support import BASIC_ADMIN, FIXTURES, Client
 
 AUTH = {"Authorization": BASIC_ADMIN}
 

@@ -21,16 +21,13 @@ import pytest
 from nanoadmin.auth import make_strategy
 from nanoadmin.auth.base import AuthError
 from nanoadmin.auth.jwt_auth import JwtAuth
-from tests.conftest import (
-    PROJECT,
-    KeyPair,
+from tests.support import PROJECT, KeyPair, jwt_settings, write_keypair
+from tests.support.processes import (
     free_port,
-    jwt_settings,
     running_server,
     start_process,
     stop_process,
     wait_until_serving,
-    write_keypair,
 )
 
 

@@ -34,15 +34,8 @@ from nanoadmin.http.responses import dumps
 from nanoadmin.model.live_config import LiveConfig
 from nanoadmin.runtime import load as runtime_load
 from nanoadmin.settings import Settings, load_settings, settings_from_tree
-from tests.conftest import (
-    Client,
-    ClientFactory,
-    KeyPair,
-    basic_settings,
-    jwt_settings,
-    raw_request,
-)
-from tests.test_openapi import FULL_CONF, Recorder, operations
+from tests.support import Client, ClientFactory, KeyPair, basic_settings, jwt_settings, raw_request
+from tests.support.openapi import FULL_CONF, Recorder, operations
 
 FAST = settings(max_examples=100, deadline=None, database=None)
 SERVER = settings(

@@ -26,14 +26,13 @@ from pathlib import Path
 import pytest
 
 from nanoadmin.http.limits import MAX_FIELD_SIZE
-from tests.conftest import (
-    BASIC_ADMIN,
+from tests.support import BASIC_ADMIN, write_conf
+from tests.support.processes import (
     ServerProcess,
     free_port,
     start_process,
     stop_process,
     wait_until_serving,
-    write_conf,
 )
 from tests.support.rawhttp import (
     ConnectionClosed,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nanoadmin.http.pipeline import parse_query, split_api_target
-from tests.conftest import BASIC_ADMIN, Client, ClientFactory, basic_settings, raw_request
+from tests.support import BASIC_ADMIN, Client, ClientFactory, basic_settings, raw_request
 
 
 def request_bytes(method: str, target: str, body: bytes = b"", extra: str = "") -> bytes:

@@ -33,18 +33,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
-from urllib.parse import unquote
 
-from tests.conftest import PROJECT, KeyPair, running_server
-from tests.test_openapi import load_document, operations
+from tests.support import PROJECT, KeyPair
+from tests.support.fuzz_hooks import FUZZ_CONF_ENV
+from tests.support.openapi import load_document, operations
+from tests.support.processes import running_server
 
 MAX_EXAMPLES = 20
 SEED = 20260819
 RUN_TIMEOUT = 240
 
 CTRL_PATH = "/api/v4/ctrl/{action}"
-FUZZ_CONF_ENV = "NANOADMIN_FUZZ_CONF"
 # running_server pipes the server's output and nobody reads it during the run: thousands of access
 # log lines would fill the pipe and stall the server. Warnings and errors still go there.
 QUIET = ("--log-level", "warning")
@@ -114,42 +113,10 @@ checks.unsupported_method.enabled = false
 """
 
 HOOKS_SHIM = """\
-from tests.test_schemathesis import register_fuzz_hooks
+from tests.support.fuzz_hooks import register_fuzz_hooks
 
 register_fuzz_hooks()
 """
-
-CREDENTIAL_KEYS = ("username", "password", "auth_type")
-
-
-def register_fuzz_hooks() -> None:
-    """Register the hooks in the schemathesis process (loaded through the config's ``hooks``)."""
-    import schemathesis
-
-    conf_path = Path(os.environ[FUZZ_CONF_ENV])
-    original = conf_path.read_bytes()
-
-    @schemathesis.hook
-    def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
-        method, path, body = case.operation.method.upper(), case.operation.path, case.body
-        if method == "POST" and path.startswith("/api/v4/configuration") and isinstance(body, dict):
-            data = body.get("data")
-            http = data.get("http_server") if isinstance(data, dict) else None
-            if isinstance(http, dict):
-                for key in CREDENTIAL_KEYS:
-                    http.pop(key, None)
-        # BUG workaround (reported; strict xfail in test_openapi.py): a percent-encoded line break
-        # in the path misses nanoadmin's catch-all route and is 404 instead of being matched raw.
-        for key, value in (case.path_parameters or {}).items():
-            if isinstance(value, str) and "\n" in unquote(value):
-                case.path_parameters[key] = unquote(value).replace("\n", " ")
-
-    @schemathesis.hook
-    def after_call(context: Any, case: Any, response: Any) -> None:
-        if case.operation.path == "/api/v4/config_update":
-            temp = conf_path.with_name(conf_path.name + ".restore")
-            temp.write_bytes(original)
-            os.replace(temp, conf_path)
 
 
 def schemathesis_command(url: str, auth: list[str], config: Path) -> list[str]:
