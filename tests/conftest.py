@@ -21,6 +21,7 @@ from tests.support import (
     jwt_settings,
     write_keypair,
 )
+from tests.support.api import RULES_CONF
 from tests.support.openapi import FULL_CONF, Servers
 
 
@@ -47,6 +48,14 @@ def make_client(aiohttp_client: AiohttpClient) -> ClientFactory:
 @pytest.fixture
 async def basic_client(make_client: ClientFactory, tmp_path: Path) -> Client:
     return await make_client(basic_settings(tmp_path))
+
+
+@pytest.fixture
+async def full_client(make_client: ClientFactory, tmp_path: Path) -> Client:
+    """Basic auth, the rule engine on with one rule, and one MQTT bridge (``RULES_CONF``)."""
+    conf = tmp_path / "nanomq.conf"
+    conf.write_text(RULES_CONF)
+    return await make_client(load_settings(str(conf), environ={}))
 
 
 @pytest.fixture
