@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from tests.support import Client
+from tests.support import BASIC_ADMIN, Client
 from tests.support.api import AUTH, get, post
+from tests.support.openapi import Servers
 
 
 async def test_rules_crud(full_client: Client) -> None:
@@ -119,3 +120,12 @@ async def test_bridges(full_client: Client) -> None:
     assert node["connector"]["server"] == "mqtt-tcp://h:1" and node["connector"]["proto_ver"] == 5
     assert (await full_client.delete("/api/v4/bridges/emqx", headers=AUTH)).status == 200
     assert (await get(full_client, "/api/v4/bridges"))["data"]["bridge"]["nodes"] == []
+
+
+async def test_huge_numbers_in_a_bridge_do_not_break_the_reads(servers: Servers) -> None:
+    auth = {"Authorization": BASIC_ADMIN}
+    body = json.dumps({"emqx": {"max_parallel_processes": 1e30, "keepalive": 1e30}})
+    put = await servers.full.put("/api/v4/bridges/emqx", data=body, headers=auth)
+    assert put.status in (200, 400)
+    for target in ("/api/v4/bridges", "/api/v4/bridges/emqx", "/api/v4/configuration"):
+        assert (await servers.full.get(target, headers=auth)).status == 200, target

@@ -12,8 +12,17 @@ from cryptography.hazmat.primitives import serialization
 
 from nanoadmin.appkeys import RUNTIME_KEY
 from nanoadmin.settings import load_settings
-from tests.support import NANOMQ_ETC, PROJECT, Client, ClientFactory, KeyPair, basic_settings
+from tests.support import (
+    BASIC_ADMIN,
+    NANOMQ_ETC,
+    PROJECT,
+    Client,
+    ClientFactory,
+    KeyPair,
+    basic_settings,
+)
 from tests.support.api import AUTH, get, post
+from tests.support.openapi import Servers
 
 
 async def test_configuration_post_shows_in_next_get(basic_client: Client) -> None:
@@ -211,3 +220,25 @@ async def test_ctrl_stop_and_restart(basic_client: Client) -> None:
     assert await post(basic_client, "/api/v4/ctrl/stop", "") == {"code": 0}
     await asyncio.sleep(0.3)
     assert runtime.stop_event.is_set()
+
+
+async def test_config_update_errors_do_not_echo_substituted_values(
+    servers: Servers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NANOADMIN_TEST_SECRET", "s3cr3t-from-the-environment")
+    response = await servers.full.post(
+        "/api/v4/config_update",
+        data="http_server { port = ${NANOADMIN_TEST_SECRET} }",
+        headers={"Authorization": BASIC_ADMIN},
+    )
+    # NanoMQ drops ${...} substitutions; so does nanoadmin, so nothing is read back.
+    reply = await response.text()
+    assert response.status in (200, 400)
+    assert "s3cr3t-from-the-environment" not in reply
+    (servers.full_conf.parent / "nanomq_pwd.conf").write_text('"admin": "pwd-file-secret"\n')
+    included = await servers.full.post(
+        "/api/v4/config_update",
+        data='http_server { password = { include "nanomq_pwd.conf" } }',
+        headers={"Authorization": BASIC_ADMIN},
+    )
+    assert included.status == 400 and "pwd-file-secret" not in await included.text()

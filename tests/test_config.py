@@ -301,3 +301,12 @@ def test_old_conf_refuses_a_line_that_is_not_key_value(
     assert str(conf) in str(refused.value) and "not key=value" in str(refused.value)
     if line is not None:
         assert f"line {line} " in str(refused.value)
+
+
+def test_a_config_number_beyond_64_bits_fails_at_load_time(tmp_path: Path) -> None:
+    from nanoadmin.runtime import load
+
+    conf = tmp_path / "nanomq.conf"
+    conf.write_text("http_server { port = 8081 }\nmqtt.property_size = 100000000000000000000\n")
+    with pytest.raises(ConfigError, match=r"nanomq.conf:2: mqtt.property_size has value"):
+        load(load_settings(str(conf), environ={}), scenario=None)

@@ -1,143 +1,31 @@
-"""The OpenAPI document: valid, complete, and true of every response a real server gives.
+"""The OpenAPI document is true of every response a real server gives.
 
-The document is checked three ways:
-
-- it is a valid OpenAPI 3.1 document (openapi-spec-validator) whose examples fit their schemas;
-- its operations are exactly the routes the server has (``nanoadmin.api.ROUTES`` plus the two
-  unauthenticated extensions), so a route added without documentation fails here;
-- real requests go through real servers (Basic with rules and a bridge, Basic with NanoMQ's defaults,
-  JWT, and one without a config file), and every response is validated with openapi-core: the
-  status must be documented for the operation, the body must fit its schema, required headers must be
-  there. Responses to paths or methods the document does not have (404, 405, and 401 and 413 before
-  routing) are validated against the document's shared responses. At the end every documented
-  (operation, status) pair must have been seen, and every documented ``code`` in each of them.
+Real requests go through real servers (Basic with rules and a bridge, Basic with NanoMQ's defaults,
+JWT, and one without a config file: the ``servers`` fixture), and every response is validated with
+openapi-core: the status must be documented for the operation, the body must fit its schema,
+required headers must be there. Responses to paths or methods the document does not have (404, 405,
+and 401 and 413 before routing) are validated against the document's shared responses. At the end
+every documented (operation, status) pair must have been seen, and every documented ``code`` in each
+of them. The validating recorder is ``tests.support.openapi.Recorder``; the exchanges, by family, and
+what each answer must be are the ``check_*`` steps below, run in order on the same servers.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from openapi_core import OpenAPI
-from openapi_spec_validator import validate as validate_spec
 
-from nanoadmin.api import ROUTES
-from nanoadmin.api.openapi import openapi_document
-from nanoadmin.app import create_app
-from nanoadmin.config import ConfigError
-from nanoadmin.settings import load_settings
-from tests.support import BASIC_ADMIN, KeyPair, basic_auth, basic_settings
-from tests.support.openapi import (
-    API,
-    UNAUTHENTICATED,
-    Exchange,
-    Recorder,
-    Servers,
-    load_document,
-    operations,
-    resolve,
-    schema_errors,
-)
-
-# -- the document itself ---------------------------------------------------------------------------
+from tests.support import BASIC_ADMIN, KeyPair, basic_auth
+from tests.support.openapi import UNAUTHENTICATED, Exchange, Recorder, Servers, operations
 
 
-def test_document_is_valid_openapi_3_1() -> None:
-    document = load_document()
-    assert document["openapi"].startswith("3.1.")
-    validate_spec(document)
-    OpenAPI.from_dict(document)  # openapi-core's own checks
-
-
-def test_document_version_is_the_package_version() -> None:
-    from nanoadmin import __version__
-
-    assert load_document()["info"]["version"] == __version__
-
-
-def test_served_document_is_the_packaged_one() -> None:
-    assert openapi_document() == load_document()
-
-
-def iter_schemas(node: object, where: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
-    if isinstance(node, dict):
-        yield where, node
-        for key, value in node.items():
-            yield from iter_schemas(value, f"{where}/{key}")
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield from iter_schemas(value, f"{where}/{index}")
-
-
-def test_patterns_compile_and_examples_fit_their_schemas() -> None:
-    document = load_document()
-    for where, node in iter_schemas(document):
-        pattern = node.get("pattern")
-        if isinstance(pattern, str) and "/schema" in where:
-            re.compile(pattern)
-    for path, method, operation in operations(document):
-        for media in operation.get("requestBody", {}).get("content", {}).values():
-            if "example" in media:
-                errors = schema_errors(document, media["schema"], media["example"])
-                assert not errors, (method, path, errors)
-
-
-def documented_route(method: str, pattern: str) -> tuple[str, str]:
-    return method, API + ("" if pattern == "/" else pattern)
-
-
-def test_every_route_is_documented_and_nothing_else(tmp_path: Path) -> None:
-    document = load_document()
-    routes = {documented_route(method, pattern) for method, pattern, _ in ROUTES}
-    documented = {(method, path) for path, method, _ in operations(document)}
-    assert routes | UNAUTHENTICATED == documented
-    # Outside /api/v4 the app has exactly the unauthenticated extensions and the catch-all;
-    # inside, the plain routes it registers for literal paths are documented routes.
-    app = create_app(basic_settings(tmp_path))
-    registered = {
-        (route.method, route.resource.canonical)
-        for route in app.router.routes()
-        if route.resource is not None and route.resource.canonical != "/{tail}"
-    }
-    inside = {route for route in registered if route[1].startswith(API + "/")}
-    assert registered - inside == UNAUTHENTICATED
-    assert inside and inside <= routes
-    # Path parameters: declared exactly for the {names} in the path, and required.
-    for path, method, operation in operations(document):
-        params = document["paths"][path].get("parameters", []) + operation.get("parameters", [])
-        resolved = [resolve(document, p) for p in params]
-        in_path = {p["name"] for p in resolved if p["in"] == "path"}
-        assert in_path == set(re.findall(r"\{(\w+)\}", path)), (method, path)
-        assert all(p["required"] for p in resolved if p["in"] == "path")
-
-
-def test_every_api_operation_documents_401_and_413_and_auth() -> None:
-    document = load_document()
-    schemes = document["components"]["securitySchemes"]
-    assert schemes["basicAuth"] == {**schemes["basicAuth"], "type": "http", "scheme": "basic"}
-    assert schemes["bearerAuth"]["scheme"] == "bearer"
-    assert document["security"] == [{"basicAuth": []}, {"bearerAuth": []}]
-    for path, method, operation in operations(document):
-        responses = operation["responses"]
-        assert "413" in responses, (method, path)
-        if (method, path) in UNAUTHENTICATED:
-            assert operation["security"] == []
-        else:
-            assert "security" not in operation
-            assert responses["401"] == {"$ref": "#/components/responses/Unauthorized"}
-
-
-async def test_every_response_matches_the_document(servers: Servers, keypair: KeyPair) -> None:
-    rec = Recorder()
-    full, plain, jwt, nofile = servers.full, servers.plain, servers.jwt, servers.nofile
+async def check_before_auth(rec: Recorder, servers: Servers) -> None:
+    """The unauthenticated extensions; every documented path without credentials (401 before
+    routing) and with a body over max_body (413 before auth)."""
     send = rec.send
-
-    # Unauthenticated extensions, and every operation without credentials (401 before routing),
-    # and with a body over max_body (413 before auth), on every documented path.
+    full = servers.full
     await send(full, "GET", "/status", auth=None)
     assert (await send(full, "GET", "/openapi.json", auth=None)).json() == rec.document
     big = b"x" * (17 * 1024)
@@ -151,7 +39,11 @@ async def test_every_response_matches_the_document(servers: Servers, keypair: Ke
             assert unauthorized.status == 401 and unauthorized.json()["code"] == 104
             assert unauthorized.headers["www-authenticate"] == 'Basic realm="nanoadmin"'
 
-    # Authentication failures, Basic and JWT.
+
+async def check_authentication(rec: Recorder, servers: Servers, keypair: KeyPair) -> None:
+    """Authentication failures, Basic and JWT."""
+    send = rec.send
+    full, jwt = servers.full, servers.jwt
     for auth, code in [
         ("Bearer abc", 104),
         ("basic " + BASIC_ADMIN[6:], 104),
@@ -176,7 +68,11 @@ async def test_every_response_matches_the_document(servers: Servers, keypair: Ke
         "data"
     ]["http_server"]["auth_type"] == "jwt"
 
-    # Unknown paths and methods: 401 first, then 404 / 405 with Allow.
+
+async def check_unknown_paths_and_methods(rec: Recorder, servers: Servers) -> None:
+    """Unknown paths and methods: 401 first, then 404 / 405 with Allow."""
+    send = rec.send
+    full = servers.full
     assert (await send(full, "GET", "/api/v4/nope", auth=None)).status == 401
     assert (await send(full, "GET", "/api/v4/nope")).status == 404
     assert (await send(full, "GET", "/nope", auth=None)).status == 404
@@ -195,7 +91,11 @@ async def test_every_response_matches_the_document(servers: Servers, keypair: Ke
         reply = await send(full, method, target)
         assert reply.status == 405 and reply.headers["allow"] == allow
 
-    # Information.
+
+async def check_information(rec: Recorder, servers: Servers) -> None:
+    """Information: the index and /brokers in every spelling, nodes, topic tree, metrics."""
+    send = rec.send
+    full, plain = servers.full, servers.plain
     for server in (full, plain):
         for target in ("/api/v4", "/api/v4/", "/api/v4?x=1", "/api/v4/brokers", "/api/v4/brokers/"):
             assert (await send(server, "GET", target)).status == 200
@@ -204,7 +104,11 @@ async def test_every_response_matches_the_document(servers: Servers, keypair: Ke
         await send(server, "GET", "/api/v4/metrics")
         await send(server, "GET", "/api/v4/prometheus")
 
-    # Clients and subscriptions: filters, paging, errors.
+
+async def check_clients_and_subscriptions(rec: Recorder, servers: Servers) -> None:
+    """Clients and subscriptions: filters, paging, errors."""
+    send = rec.send
+    plain = servers.plain
     for target in [
         "/api/v4/clients",
         "/api/v4/clients?conn_state=Disconnected&clean_start=FALSE",
@@ -237,7 +141,11 @@ async def test_every_response_matches_the_document(servers: Servers, keypair: Ke
         reply = await send(plain, "GET", target)
         assert reply.status == 400 and reply.json()["code"] == 108, target
 
-    # MQTT over HTTP.
+
+async def check_mqtt(rec: Recorder, servers: Servers) -> None:
+    """MQTT over HTTP: publish, subscribe and unsubscribe, one at a time and in batches."""
+    send = rec.send
+    full = servers.full
     publishes: list[Any] = [
         {"topic": "sensors/room9/temp", "payload": "1", "qos": 1, "retain": True},
         {"topics": "a/1,,a/2", "payload": "aGk=", "decoding": "base64", "clientid": "me"},
@@ -274,7 +182,12 @@ async def test_every_response_matches_the_document(servers: Servers, keypair: Ke
         assert [r["code"] for r in reply.json()["data"]] == [0, 112, 108]
         assert (await send(full, "POST", f"/api/v4/mqtt/{action}_batch", {})).status == 400
 
-    # Rules: engine on (full) and off (plain).
+
+async def check_rules(rec: Recorder, servers: Servers) -> None:
+    """Rules: engine on (full) and off (plain)."""
+    send = rec.send
+    full, plain = servers.full, servers.plain
+    body: Any
     rule = {
         "rawsql": 'SELECT * FROM "a"',
         "actions": [{"name": "sqlite", "params": {"table": "t"}}],
@@ -314,7 +227,11 @@ async def test_every_response_matches_the_document(servers: Servers, keypair: Ke
         assert (await send(plain, method, target, body)).json()["code"] == 111
     assert (await send(plain, "POST", "/api/v4/rules", "[]")).status == 400
 
-    # Bridges.
+
+async def check_bridges(rec: Recorder, servers: Servers) -> None:
+    """Bridges: read, replace (MQTT v5), switch, subscribe, unsubscribe, delete."""
+    send = rec.send
+    full, plain = servers.full, servers.plain
     await send(full, "GET", "/api/v4/bridges")
     await send(full, "GET", "/api/v4/bridges/emqx")
     await send(full, "GET", "/api/v4/bridges/nope")
@@ -374,7 +291,11 @@ async def test_every_response_matches_the_document(servers: Servers, keypair: Ke
         reply = await send(full, method, target, body)
         assert reply.status == status, (method, target, body, reply.body)
 
-    # Configuration.
+
+async def check_configuration(rec: Recorder, servers: Servers) -> None:
+    """Configuration: every section read, posted and refused; reload; config_update."""
+    send = rec.send
+    full, plain, nofile = servers.full, servers.plain, servers.nofile
     for server in (full, plain):
         await send(server, "GET", "/api/v4/configuration")
         for section in ("basic", "tls", "auth", "auth_http", "websocket", "http_server", "sqlite"):
@@ -433,12 +354,32 @@ async def test_every_response_matches_the_document(servers: Servers, keypair: Ke
     reply = await send(nofile, "POST", "/api/v4/config_update", original)
     assert reply.json()["code"] == 118
 
-    # Kick, then control (last: stop ends the server's serving loop).
+
+async def check_kick_and_control(rec: Recorder, servers: Servers) -> None:
+    """Kick, then control (last: stop ends the server's serving loop)."""
+    send = rec.send
+    full, plain = servers.full, servers.plain
     assert (await send(full, "DELETE", "/api/v4/clients/ref-pubsub-2")).status == 200
     assert (await send(full, "DELETE", "/api/v4/clients/ref-pubsub-2")).status == 404
     assert (await send(full, "POST", "/api/v4/ctrl/bogus")).status == 404
     assert (await send(full, "POST", "/api/v4/ctrl/RESTART", "ignored")).status == 200
     assert (await send(plain, "POST", "/api/v4/ctrl/stop")).status == 200
+
+
+async def test_every_response_matches_the_document(servers: Servers, keypair: KeyPair) -> None:
+    """Each step's exchanges are validated as they happen, in this order, on the same servers;
+    then every documented (operation, status) pair must have been seen, with every code."""
+    rec = Recorder()
+    await check_before_auth(rec, servers)
+    await check_authentication(rec, servers, keypair)
+    await check_unknown_paths_and_methods(rec, servers)
+    await check_information(rec, servers)
+    await check_clients_and_subscriptions(rec, servers)
+    await check_mqtt(rec, servers)
+    await check_rules(rec, servers)
+    await check_bridges(rec, servers)
+    await check_configuration(rec, servers)
+    await check_kick_and_control(rec, servers)
 
     # Every documented status of every operation was seen, with every code it documents.
     rec.check_coverage()
@@ -472,61 +413,3 @@ def test_the_validation_catches_a_wrong_response(
     )
     with pytest.raises(AssertionError):
         Recorder().validate(exchange, None, "")
-
-
-# -- bugs in code this file does not own -----------------------------------------------------------
-
-
-async def test_undeclared_method_on_status_is_405(servers: Servers) -> None:
-    for target in ("/status", "/openapi.json"):
-        response = await servers.plain.post(target)
-        assert response.status == 405
-        assert response.headers["Allow"] == "GET"
-
-
-async def test_encoded_line_break_in_a_path_is_matched_raw(servers: Servers) -> None:
-    response = await servers.plain.get(
-        "/api/v4/clients/a%0Ab", headers={"Authorization": BASIC_ADMIN}
-    )
-    assert response.status == 200
-    assert await response.json() == {"code": 0, "data": []}
-
-
-async def test_huge_numbers_in_a_bridge_do_not_break_the_reads(servers: Servers) -> None:
-    auth = {"Authorization": BASIC_ADMIN}
-    body = json.dumps({"emqx": {"max_parallel_processes": 1e30, "keepalive": 1e30}})
-    put = await servers.full.put("/api/v4/bridges/emqx", data=body, headers=auth)
-    assert put.status in (200, 400)
-    for target in ("/api/v4/bridges", "/api/v4/bridges/emqx", "/api/v4/configuration"):
-        assert (await servers.full.get(target, headers=auth)).status == 200, target
-
-
-def test_a_config_number_beyond_64_bits_fails_at_load_time(tmp_path: Path) -> None:
-    from nanoadmin.runtime import load
-
-    conf = tmp_path / "nanomq.conf"
-    conf.write_text("http_server { port = 8081 }\nmqtt.property_size = 100000000000000000000\n")
-    with pytest.raises(ConfigError, match=r"nanomq.conf:2: mqtt.property_size has value"):
-        load(load_settings(str(conf), environ={}), scenario=None)
-
-
-async def test_config_update_errors_do_not_echo_substituted_values(
-    servers: Servers, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("NANOADMIN_TEST_SECRET", "s3cr3t-from-the-environment")
-    response = await servers.full.post(
-        "/api/v4/config_update",
-        data="http_server { port = ${NANOADMIN_TEST_SECRET} }",
-        headers={"Authorization": BASIC_ADMIN},
-    )
-    # NanoMQ drops ${...} substitutions; so does nanoadmin, so nothing is read back.
-    reply = await response.text()
-    assert response.status in (200, 400)
-    assert "s3cr3t-from-the-environment" not in reply
-    (servers.full_conf.parent / "nanomq_pwd.conf").write_text('"admin": "pwd-file-secret"\n')
-    included = await servers.full.post(
-        "/api/v4/config_update",
-        data='http_server { password = { include "nanomq_pwd.conf" } }',
-        headers={"Authorization": BASIC_ADMIN},
-    )
-    assert included.status == 400 and "pwd-file-secret" not in await included.text()

@@ -9,6 +9,7 @@ import pytest
 
 from nanoadmin.http.pipeline import parse_query, split_api_target
 from tests.support import BASIC_ADMIN, Client, ClientFactory, basic_settings, raw_request
+from tests.support.openapi import Servers
 
 
 def request_bytes(method: str, target: str, body: bytes = b"", extra: str = "") -> bytes:
@@ -122,3 +123,18 @@ async def test_json_bodies_are_compact(basic_client: Client) -> None:
     text = await response.text()
     assert response.headers["Content-Type"] == "application/json"
     assert text == json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False)
+
+
+async def test_undeclared_method_on_status_is_405(servers: Servers) -> None:
+    for target in ("/status", "/openapi.json"):
+        response = await servers.plain.post(target)
+        assert response.status == 405
+        assert response.headers["Allow"] == "GET"
+
+
+async def test_encoded_line_break_in_a_path_is_matched_raw(servers: Servers) -> None:
+    response = await servers.plain.get(
+        "/api/v4/clients/a%0Ab", headers={"Authorization": BASIC_ADMIN}
+    )
+    assert response.status == 200
+    assert await response.json() == {"code": 0, "data": []}
