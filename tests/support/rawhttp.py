@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support import BASIC_ADMIN
+
 READ_TIMEOUT = 10.0
 LOG_RECORD_START = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
 
@@ -249,3 +251,51 @@ class StatusProbe:
         if len(rest) != length:
             raise ConnectionError(f"{len(rest) - length} bytes after the response")
         return status
+
+
+async def call(
+    conn: RawConnection,
+    method: str,
+    target: str,
+    body: object = None,
+    *,
+    auth: str | None = BASIC_ADMIN,
+) -> HttpResponse:
+    data = (
+        None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    )
+    await conn.send(request_bytes(method, target, auth=auth, body=data))
+    return await conn.response()
+
+
+def prometheus_values(response: HttpResponse) -> dict[str, int]:
+    values: dict[str, int] = {}
+    for line in response.body.decode().splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.split()
+            values[name.removeprefix("nanomq_")] = int(float(value))
+    return values
+
+
+# Broken HTTP, by name: the HTTP layer must refuse each with a JSON 4xx.
+MALFORMED: tuple[tuple[str, bytes], ...] = (
+    ("broken request line", b"GET /api/v4/brokers HTTP/1.1 extra\r\nHost: x\r\n\r\n"),
+    ("bad header bytes", b"GET /api/v4/brokers HTTP/1.1\r\nHost: x\r\nBad\x01Header: y\r\n\r\n"),
+    ("NUL in a header value", b"GET /api/v4/brokers HTTP/1.1\r\nHost: x\r\nX-Nul: a\x00b\r\n\r\n"),
+    ("header line without colon", b"GET /api/v4/brokers HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n"),
+    ("bad HTTP version", b"GET /api/v4/brokers HTTP/9.9\r\nHost: x\r\n\r\n"),
+    ("TLS hello", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(32) + b"\r\n\r\n"),
+    (
+        "negative length",
+        b"POST /api/v4/mqtt/publish HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+    ),
+    (
+        "length and chunked",
+        b"POST /api/v4/mqtt/publish HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    ),
+    (
+        "200 KB header",
+        b"GET /api/v4/brokers HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 200_000 + b"\r\n\r\n",
+    ),
+)
