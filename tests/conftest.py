@@ -5,6 +5,7 @@ The helpers they are built from are in ``tests/support``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from nanoadmin.app import create_app
 from nanoadmin.model.scenario import Scenario, demo_scenario, reference_scenario
 from nanoadmin.settings import Settings, load_settings, settings_from_tree
 from tests.support import (
+    PROJECT,
     Client,
     ClientFactory,
     KeyPair,
@@ -22,6 +24,7 @@ from tests.support import (
     write_keypair,
 )
 from tests.support.api import RULES_CONF
+from tests.support.cli import Cli, CliResult, refuse_to_serve, run_main
 from tests.support.openapi import FULL_CONF, Servers
 
 
@@ -74,3 +77,21 @@ async def servers(make_client: ClientFactory, tmp_path: Path, keypair: KeyPair) 
         nofile=await make_client(nofile),
         full_conf=full_conf,
     )
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """``cli(*args, cwd=None)``: the ``nanoadmin`` command in this process, as a process would run
+    it from the project folder (or ``cwd``) with no NANOMQ_* variables; it may not serve."""
+    for name in list(os.environ):
+        if name.startswith("NANOMQ_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(PROJECT)
+    monkeypatch.setattr("nanoadmin.http.server.run", refuse_to_serve)
+
+    def run(*args: str, cwd: Path | None = None) -> CliResult:
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        return run_main(args, capsys)
+
+    return run
