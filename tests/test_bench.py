@@ -5,9 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.support import PROJECT
 
 
+@pytest.mark.slow  # every benchmark case, about 15 s
 def test_benchmark_smoke_mode_prints_every_case() -> None:
     # wrk when it is installed; otherwise the script's own Python load generator (no apt here:
     # `make bench` installs wrk). No figure is asserted.

@@ -259,6 +259,7 @@ def test_both_nanomq_fixtures_build_the_live_configuration() -> None:
     assert old.config.bridges.names() == ["emqx"]
 
 
+@pytest.mark.slow  # 400 parses racing in threads, 3-5 s
 def test_hocon_parses_in_threads_at_once_as_alone() -> None:
     # config_update and reload parse in worker threads; pyhocon builds its grammar under a
     # switch of pyparsing's process-wide whitespace setting, so two parses at once used to

@@ -14,6 +14,8 @@ import random
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support import basic_auth
 from tests.support.processes import ServerProcess, logged_server
 from tests.support.rawhttp import ConnectionClosed, RawConnection, StatusProbe, call, request_bytes
@@ -78,6 +80,7 @@ async def config_burst(
     return sent, acks
 
 
+@pytest.mark.slow  # five server processes killed in turn, 3-5 s
 def test_sigkill_during_config_update_burst_leaves_old_or_new_file(tmp_path: Path) -> None:
     folder = tmp_path / "etc"
     folder.mkdir()
@@ -128,6 +131,7 @@ def test_sigkill_during_config_update_burst_leaves_old_or_new_file(tmp_path: Pat
     assert "Traceback" not in log.read_text()
 
 
+@pytest.mark.slow  # a 3000-line config_update under a /status probe, about 3 s
 async def test_status_answers_within_a_second_during_a_large_config_update(
     tmp_path: Path,
 ) -> None:

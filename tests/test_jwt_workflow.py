@@ -142,6 +142,7 @@ def write_jwt_conf(path: Path, *keyfiles: Path) -> None:
     )
 
 
+@pytest.mark.slow  # 3 s of requests across key rotations
 async def test_rotation_under_load(tmp_path: Path) -> None:
     """Requests keep flowing while keys rotate by SIGHUP and by POST /reload; none fails wrongly."""
     old = write_keypair(tmp_path / "a", "old")

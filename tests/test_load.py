@@ -14,6 +14,8 @@ import itertools
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support import write_conf
 from tests.support.load import MIX, Load, run_load
 from tests.support.processes import HTTP_SERVER, LogSummary, logged_server
@@ -30,6 +32,7 @@ LOAD_SECONDS = 20.0
 WARMUP_SECONDS = 2.0
 
 
+@pytest.mark.slow  # 20 s of load, 2 s of warm-up
 async def test_load_and_faults_200_connections_for_20_seconds(tmp_path: Path) -> None:
     conf = write_conf(tmp_path, HTTP_SERVER)
     conf_before = conf.read_bytes()

@@ -34,6 +34,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support import PROJECT, KeyPair
 from tests.support.fuzz_hooks import FUZZ_CONF_ENV
 from tests.support.openapi import load_document, operations
@@ -175,6 +177,7 @@ def write_conf(folder: Path, http_server: str) -> Path:
     return conf
 
 
+@pytest.mark.slow  # two schemathesis runs, 20-30 s
 def test_schemathesis_basic_and_jwt(tmp_path: Path, keypair: KeyPair) -> None:
     basic_conf = write_conf(
         tmp_path / "basic", "  username = admin\n  password = public\n  auth_type = basic"

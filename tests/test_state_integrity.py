@@ -16,6 +16,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from tests.support import write_conf
 from tests.support.processes import HTTP_SERVER, LogSummary, logged_server
 from tests.support.rawhttp import HttpResponse, RawConnection, call, prometheus_values
@@ -189,6 +191,7 @@ async def paged(conn: RawConnection, path: str, limit: int) -> tuple[list[object
     raise AssertionError("unreachable")
 
 
+@pytest.mark.slow  # 4 s of concurrent writes
 async def test_concurrent_writes_leave_every_view_consistent(tmp_path: Path) -> None:
     log = tmp_path / "server.log"
     with logged_server(write_conf(tmp_path, HTTP_SERVER), log, "--mock-clients", "500") as srv:
