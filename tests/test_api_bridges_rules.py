@@ -52,10 +52,12 @@ async def test_rules_crud(full_client: Client) -> None:
         data=json.dumps({"actions": [{"name": "repub", "params": {"topic": "a", "address": "b"}}]}),
         headers=AUTH,
     )
-    assert response.status == 400 and (await response.json())["code"] == 108
+    assert response.status == 400
+    assert (await response.json())["code"] == 108
     assert (await full_client.delete("/api/v4/rules/rule:2", headers=AUTH)).status == 200
     response = await full_client.get("/api/v4/rules/rule:2", headers=AUTH)
-    assert response.status == 400 and (await response.json())["code"] == 107
+    assert response.status == 400
+    assert (await response.json())["code"] == 107
     response = await full_client.get(
         "/api/v4/rules/2", headers=AUTH
     )  # the rule: prefix is required
@@ -79,11 +81,9 @@ async def test_bridges(full_client: Client) -> None:
     assert (await get(full_client, "/api/v4/reload"))["data"]["bridge_mode"] is True
     await post(full_client, "/api/v4/mqtt/publish", {"topic": "t/x", "payload": "abc"})
     (metrics,) = (await get(full_client, "/api/v4/metrics"))["metrics"]
-    assert (
-        metrics["bridge name"] == "emqx"
-        and metrics["sent messages"] == 1
-        and metrics["sent bytes"] == 3
-    )
+    assert metrics["bridge name"] == "emqx"
+    assert metrics["sent messages"] == 1
+    assert metrics["sent bytes"] == 3
     await post(
         full_client,
         "/api/v4/bridges/sub/emqx",
@@ -117,7 +117,8 @@ async def test_bridges(full_client: Client) -> None:
     )
     assert response.status == 200
     node = (await get(full_client, "/api/v4/bridges/emqx"))["data"]["bridge"]["nodes"][0]
-    assert node["connector"]["server"] == "mqtt-tcp://h:1" and node["connector"]["proto_ver"] == 5
+    assert node["connector"]["server"] == "mqtt-tcp://h:1"
+    assert node["connector"]["proto_ver"] == 5
     assert (await full_client.delete("/api/v4/bridges/emqx", headers=AUTH)).status == 200
     assert (await get(full_client, "/api/v4/bridges"))["data"]["bridge"]["nodes"] == []
 

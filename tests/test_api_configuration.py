@@ -32,7 +32,8 @@ async def test_configuration_post_shows_in_next_get(basic_client: Client) -> Non
         {"data": {"basic": {"msq_len": 4096, "allow_anonymous": False, "url": 5}}},
     )
     basic = (await get(basic_client, "/api/v4/configuration/basic"))["data"]["basic"]
-    assert basic["msq_len"] == 4096 and basic["allow_anonymous"] is False
+    assert basic["msq_len"] == 4096
+    assert basic["allow_anonymous"] is False
     assert basic["url"] != 5  # wrong types are ignored, as NanoMQ does
     reload_view = (await get(basic_client, "/api/v4/reload"))["data"]
     assert reload_view["msq_len"] == 4096
@@ -49,7 +50,8 @@ async def test_password_change_takes_effect_on_next_request(basic_client: Client
     fresh = {"Authorization": "Basic " + base64.b64encode(b"admin:n3w").decode()}
     response = await basic_client.get("/api/v4/configuration/http_server", headers=fresh)
     body = await response.json()
-    assert response.status == 200 and body["data"]["http_server"]["password"] == "******"
+    assert response.status == 200
+    assert body["data"]["http_server"]["password"] == "******"
 
 
 async def test_switch_to_jwt_without_keys_is_refused(basic_client: Client) -> None:
@@ -72,7 +74,8 @@ async def test_config_update_validates_and_writes_atomically(
     client = await make_client(settings)
     for bad in ("http_server { port = [ }", "", "http_server { auth_type = nope }", "\xff"):
         reply = await post(client, "/api/v4/config_update", bad.encode("latin-1"), status=400)
-        assert reply["code"] == 117 and reply["message"]
+        assert reply["code"] == 117
+        assert reply["message"]
         assert settings.path.read_text() == original
     new = "http_server {\n  port = 8081\n  password = changed\n}\n"
     assert await post(client, "/api/v4/config_update", new) == {"code": 0}
@@ -103,7 +106,8 @@ async def test_reload_of_a_strange_file_keeps_serving(
     path.write_text(broken if toml else "http_server { port = 8082 }\n" + broken)
     response = await client.post("/api/v4/reload", data="{}", headers=AUTH)
     if toml:
-        assert response.status == 400 and (await response.json())["code"] == 117
+        assert response.status == 400
+        assert (await response.json())["code"] == 117
         assert client.app[RUNTIME_KEY].settings.http_server.port == 8081
     else:  # an unreadable TLS file renders as null, as in NanoMQ
         assert response.status == 200, await response.text()
@@ -129,7 +133,8 @@ async def test_config_update_takes_the_format_the_file_is_read_in(
     client = await make_client(settings)
     # NanoMQ's HOCON, written into a file read as TOML or key=value, would never load again.
     reply = await post(client, "/api/v4/config_update", hocon, status=400)
-    assert reply["code"] == 117 and path.read_text() == original
+    assert reply["code"] == 117
+    assert path.read_text() == original
     changed = original.replace("8081", "8082")
     assert changed != original
     assert await post(client, "/api/v4/config_update", changed) == {"code": 0}
@@ -159,7 +164,8 @@ async def test_secrets_read_and_posted_back_stay_the_secrets(full_client: Client
             "code": 0
         }
     assert (await full_client.get("/api/v4/brokers", headers=AUTH)).status == 200
-    assert config.tls["key_password"] == "tls-pw" and config.tls["key"] == "PEM"
+    assert config.tls["key_password"] == "tls-pw"
+    assert config.tls["key"] == "PEM"
     assert config.auth == [{"login": "dev", "password": "dev-pw"}]
     node = (await get(full_client, "/api/v4/bridges/emqx"))["data"]["bridge"]["nodes"][0]
     connector = node["connector"]
@@ -168,7 +174,8 @@ async def test_secrets_read_and_posted_back_stay_the_secrets(full_client: Client
     response = await full_client.put("/api/v4/bridges/emqx", data=json.dumps(put), headers=AUTH)
     assert response.status == 200, await response.text()
     stored = config.bridges._nodes["emqx"]["connector"]
-    assert isinstance(stored, dict) and stored["password"] == "bridge-secret"
+    assert isinstance(stored, dict)
+    assert stored["password"] == "bridge-secret"
     # A new secret is still a change.
     await post(
         full_client,
@@ -204,7 +211,8 @@ async def test_a_certificate_file_holding_its_key_never_shows_the_key(
     assert key_body not in json.dumps(tls)
     assert tls["key"] == "******"
     if key_format != "cut short":
-        assert tls["cert"].startswith(certificate) and tls["cacert"] == tls["cert"]
+        assert tls["cert"].startswith(certificate)
+        assert tls["cacert"] == tls["cert"]
 
 
 async def test_ctrl_stop_and_restart(basic_client: Client) -> None:
@@ -215,7 +223,8 @@ async def test_ctrl_stop_and_restart(basic_client: Client) -> None:
     subs = (await get(basic_client, "/api/v4/subscriptions/ref-sub-1"))["data"]
     assert all(s["topic"] != "z" for s in subs)  # re-seeded
     response = await basic_client.post("/api/v4/ctrl/bogus", headers=AUTH)
-    assert response.status == 404 and (await response.json())["code"] == 101
+    assert response.status == 404
+    assert (await response.json())["code"] == 101
     assert not runtime.stop_event.is_set()
     assert await post(basic_client, "/api/v4/ctrl/stop", "") == {"code": 0}
     await asyncio.sleep(0.3)
@@ -241,4 +250,5 @@ async def test_config_update_errors_do_not_echo_substituted_values(
         data='http_server { password = { include "nanomq_pwd.conf" } }',
         headers={"Authorization": BASIC_ADMIN},
     )
-    assert included.status == 400 and "pwd-file-secret" not in await included.text()
+    assert included.status == 400
+    assert "pwd-file-secret" not in await included.text()

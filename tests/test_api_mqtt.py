@@ -33,7 +33,8 @@ async def test_publish_failures_are_200_with_108(basic_client: Client) -> None:
         {"topic": "a", "payload": "x", "properties": {"user_properties": [1]}},
     ):
         reply = await post(basic_client, "/api/v4/mqtt/publish", body)
-        assert reply["code"] == 108 and reply["message"], body
+        assert reply["code"] == 108, body
+        assert reply["message"], body
 
 
 async def test_retain_stores_and_empty_payload_clears(basic_client: Client) -> None:

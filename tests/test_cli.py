@@ -22,7 +22,8 @@ from tests.support.processes import free_port
 
 def test_version_flag(cli: Cli) -> None:
     result = cli("--version")
-    assert result.returncode == 0 and result.stdout.strip() == f"nanoadmin {__version__}"
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"nanoadmin {__version__}"
 
 
 def ec_key(path: Path) -> Path:
@@ -62,7 +63,8 @@ def test_bad_config_exits_2_with_one_line(
     elapsed = time.monotonic() - started
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
     assert str(conf) in lines[0] or "keyfile" in lines[0]
@@ -71,11 +73,14 @@ def test_bad_config_exits_2_with_one_line(
 
 def test_missing_config_file_and_bad_arguments_exit_2(cli: Cli, tmp_path: Path) -> None:
     result = cli("start", "--conf", str(tmp_path / "nope.conf"))
-    assert result.returncode == 2 and "config file not found" in result.stderr
+    assert result.returncode == 2
+    assert "config file not found" in result.stderr
     result = cli("start", "--bogus")
-    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
     result = cli("start", "--conf", str(NANOMQ_ETC / "nanomq.conf"), "-p", "99999")
-    assert result.returncode == 2 and "--port" in result.stderr
+    assert result.returncode == 2
+    assert "--port" in result.stderr
 
 
 def test_check_config_masks_secrets(cli: Cli, tmp_path: Path, keypair: KeyPair) -> None:
@@ -85,7 +90,8 @@ def test_check_config_masks_secrets(cli: Cli, tmp_path: Path, keypair: KeyPair) 
     )
     result = cli("check-config", "--conf", str(conf))
     assert result.returncode == 0, result.stderr
-    assert "hunter2" not in result.stdout and "http_server.password = ******" in result.stdout
+    assert "hunter2" not in result.stdout
+    assert "http_server.password = ******" in result.stdout
     assert f'"iss": "{keypair.public_path.name}"' in result.stdout
 
 
@@ -107,7 +113,8 @@ def test_check_config_refuses_a_number_too_long_in_one_short_line(
     if "forwards" in text:  # an index no list can have: the key is not a bridge field
         assert result.returncode == 0, result.stderr
         return
-    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
     assert all(len(line) < 300 for line in result.stderr.splitlines()), result.stderr
 
 
@@ -117,7 +124,9 @@ def test_bad_scenario_file_exits_2(cli: Cli, tmp_path: Path) -> None:
     result = cli("start", "--conf", str(PROJECT / "conf" / "nanomq.conf"), "--scenario", str(bad))
     assert result.returncode == 2
     line = result.stderr.strip()
-    assert "\n" not in line and "bad.toml" in line and "keepalive" in line
+    assert "\n" not in line
+    assert "bad.toml" in line
+    assert "keepalive" in line
 
 
 @pytest.mark.parametrize(
@@ -133,12 +142,14 @@ def test_bad_scenario_file_exits_2(cli: Cli, tmp_path: Path) -> None:
 )
 def test_flags_that_say_nothing_clear_are_refused(cli: Cli, args: tuple[str, ...]) -> None:
     result = cli(*args)
-    assert result.returncode == 2 and result.stderr.startswith("nanoadmin: error:"), result
+    assert result.returncode == 2, result
+    assert result.stderr.startswith("nanoadmin: error:"), result
     assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_a_file_error_names_the_file(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x")
     result = cli("keygen", "--out", str(tmp_path / "afile" / "keys"))
-    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
     assert result.stderr.startswith(f"nanoadmin: {tmp_path / 'afile' / 'keys'}: "), result.stderr

@@ -27,15 +27,21 @@ def test_keygen_writes_a_pair_and_refuses_to_overwrite(cli: Cli, tmp_path: Path)
     assert '"iss": "nanomq.pub"' in result.stdout
     before = private.read_bytes()
     again = cli("keygen", cwd=tmp_path)
-    assert again.returncode == 2 and "already exists" in again.stderr and "--force" in again.stderr
+    assert again.returncode == 2
+    assert "already exists" in again.stderr
+    assert "--force" in again.stderr
     assert private.read_bytes() == before
     forced = cli("keygen", "--force", cwd=tmp_path)
-    assert forced.returncode == 0 and private.read_bytes() != before
+    assert forced.returncode == 0
+    assert private.read_bytes() != before
     assert stat.S_IMODE(private.stat().st_mode) == 0o600
     small = cli("keygen", "--out", str(tmp_path / "k2"), "--bits", "1024")
-    assert small.returncode == 2 and "2048" in small.stderr and not (tmp_path / "k2").exists()
+    assert small.returncode == 2
+    assert "2048" in small.stderr
+    assert not (tmp_path / "k2").exists()
     named = cli("keygen", "--out", str(tmp_path / "k3"), "--name", "ops", "--bits", "3072")
-    assert named.returncode == 0 and (tmp_path / "k3" / "ops.pub").exists()
+    assert named.returncode == 0
+    assert (tmp_path / "k3" / "ops.pub").exists()
 
 
 def test_keygen_and_token_refuse_what_would_leave_a_broken_pair(
@@ -43,7 +49,9 @@ def test_keygen_and_token_refuse_what_would_leave_a_broken_pair(
 ) -> None:
     (tmp_path / "afile").write_text("x")
     as_file = cli("keygen", "--out", str(tmp_path / "afile"))
-    assert as_file.returncode == 2 and "afile" in as_file.stderr and "folder" in as_file.stderr
+    assert as_file.returncode == 2
+    assert "afile" in as_file.stderr
+    assert "folder" in as_file.stderr
     # A folder where the public key goes: nothing is written, the old private key stays.
     first = cli("keygen", "--out", str(tmp_path / "k"))
     assert first.returncode == 0, first.stderr
@@ -52,17 +60,23 @@ def test_keygen_and_token_refuse_what_would_leave_a_broken_pair(
     (tmp_path / "k" / "nanomq.pub").unlink()
     (tmp_path / "k" / "nanomq.pub").mkdir()
     forced = cli("keygen", "--out", str(tmp_path / "k"), "--force")
-    assert forced.returncode == 2 and "nanomq.pub is a folder" in forced.stderr
+    assert forced.returncode == 2
+    assert "nanomq.pub is a folder" in forced.stderr
     assert private.read_bytes() == before
     huge = cli("keygen", "--out", str(tmp_path / "k2"), "--bits", "99999")
-    assert huge.returncode == 2 and "8192" in huge.stderr and not (tmp_path / "k2").exists()
+    assert huge.returncode == 2
+    assert "8192" in huge.stderr
+    assert not (tmp_path / "k2").exists()
     for claim in ("iss=5", "iss=evil.pub"):
         token = cli("token", "--key", str(keypair.private_path), "--iss", "x.pub", "--claim", claim)
-        assert token.returncode == 2 and "--iss" in token.stderr and not token.stdout
+        assert token.returncode == 2
+        assert "--iss" in token.stderr
+        assert not token.stdout
     for flag in ("--key", "--iss"):
         args = {"--key": str(keypair.private_path), "--iss": "nanomq.pub"} | {flag: ""}
         empty = cli("token", *[part for pair in args.items() for part in pair])
-        assert empty.returncode == 2 and "empty" in empty.stderr, empty.stderr
+        assert empty.returncode == 2, empty.stderr
+        assert "empty" in empty.stderr, empty.stderr
 
 
 def test_token_payload_ttl_and_claims(cli: Cli, keypair: KeyPair) -> None:
@@ -87,9 +101,12 @@ def test_token_payload_ttl_and_claims(cli: Cli, keypair: KeyPair) -> None:
         token, keypair.private.public_key(), algorithms=["RS256"], options={"verify_iat": False}
     )
     assert list(payload)[:4] == ["iss", "iat", "exp", "bodyEncode"]
-    assert payload["iss"] == "nanomq.pub" and payload["bodyEncode"] == "0"
-    assert payload["exp"] - payload["iat"] == 900 and abs(payload["iat"] - time.time()) < 60
-    assert payload["sub"] == "ops" and payload["n"] == 3
+    assert payload["iss"] == "nanomq.pub"
+    assert payload["bodyEncode"] == "0"
+    assert payload["exp"] - payload["iat"] == 900
+    assert abs(payload["iat"] - time.time()) < 60
+    assert payload["sub"] == "ops"
+    assert payload["n"] == 3
     for ttl, seconds in (("30s", 30), ("1h", 3600), ("7d", 604800), ("45", 45)):
         token = cli(
             "token", "--key", str(keypair.private_path), "--iss", "x", "--ttl", ttl
@@ -97,7 +114,8 @@ def test_token_payload_ttl_and_claims(cli: Cli, keypair: KeyPair) -> None:
         claims = jwt.decode(token, options={"verify_signature": False})
         assert claims["exp"] - claims["iat"] == seconds, ttl
     bad = cli("token", "--key", str(keypair.private_path), "--iss", "x", "--ttl", "soon")
-    assert bad.returncode == 2 and "--ttl" in bad.stderr
+    assert bad.returncode == 2
+    assert "--ttl" in bad.stderr
 
 
 def test_token_with_conf_takes_iss_and_refuses_a_foreign_key(
@@ -114,7 +132,8 @@ def test_token_with_conf_takes_iss_and_refuses_a_foreign_key(
         == keypair.public_path.name
     )
     foreign = cli("token", "--key", str(other_keypair.private_path), "--conf", str(conf))
-    assert foreign.returncode == 2 and "does not match" in foreign.stderr
+    assert foreign.returncode == 2
+    assert "does not match" in foreign.stderr
     assert len(foreign.stderr.strip().splitlines()) == 1
 
 
@@ -131,4 +150,5 @@ def test_check_config_catches_jwt_mistakes(cli: Cli, tmp_path: Path, keypair: Ke
     (tmp_path / "junk.pub").write_text("hello")
     assert "not a PEM public key" in check(str(tmp_path / "junk.pub")).stderr
     ok = check(str(keypair.public_path))
-    assert ok.returncode == 0 and f'"iss": "{keypair.public_path.name}"' in ok.stdout
+    assert ok.returncode == 0
+    assert f'"iss": "{keypair.public_path.name}"' in ok.stdout

@@ -44,7 +44,8 @@ def run(
 
 def test_version_and_console_script() -> None:
     result = run("--version")
-    assert result.returncode == 0 and result.stdout.strip() == f"nanoadmin {__version__}"
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"nanoadmin {__version__}"
     script = Path(sys.executable).parent / "nanoadmin"
     if script.exists():  # installed by `pip install .` / `make`
         out = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=True)
@@ -62,11 +63,14 @@ def test_serves_the_example_config_and_logs_no_credentials(tmp_path: Path) -> No
             reply = b""
             while chunk := sock.recv(65536):
                 reply += chunk
-        assert reply.startswith(b"HTTP/1.1 200") and b'"sysdescr":"NanoMQ Broker"' in reply
+        assert reply.startswith(b"HTTP/1.1 200")
+        assert b'"sysdescr":"NanoMQ Broker"' in reply
         stderr = server.stop()
     assert server.process.returncode == 0
-    assert "GET /api/v4/brokers" in stderr and "auth=basic" in stderr
-    assert BASIC_ADMIN.split()[1] not in stderr and "public" not in stderr
+    assert "GET /api/v4/brokers" in stderr
+    assert "auth=basic" in stderr
+    assert BASIC_ADMIN.split()[1] not in stderr
+    assert "public" not in stderr
 
 
 def test_log_level_warning_hides_the_access_log() -> None:
@@ -142,7 +146,8 @@ def test_scenario_and_mock_clients_seed_the_model() -> None:
         "--conf", conf, "--scenario", str(PROJECT / "conf" / "scenario.toml")
     ) as server:
         clients = json.loads(fetch(server.port, "/api/v4/clients"))["data"]
-        assert clients and all("client_id" in c for c in clients)
+        assert clients
+        assert all("client_id" in c for c in clients)
     with running_server("--conf", conf, "--mock-clients", "2000") as server:
         nodes = json.loads(fetch(server.port, "/api/v4/nodes"))["data"][0]
         assert nodes["connections"] == 2000
@@ -178,5 +183,6 @@ def test_malformed_http_is_a_json_400_and_one_log_line() -> None:
         assert b"Content-Type: application/json" in head
         assert json.loads(body)["code"] == 102
         assert secret.encode() not in body
-    assert "Traceback" not in stderr and secret not in stderr
+    assert "Traceback" not in stderr
+    assert secret not in stderr
     assert stderr.count("malformed HTTP request") == 4

@@ -28,7 +28,8 @@ def test_nanomq_conf_fixture_loads_http_server() -> None:
         "basic",
     )
     assert http.enable is True
-    assert http.ip_addr is None and http.bind_host == "0.0.0.0"
+    assert http.ip_addr is None
+    assert http.bind_host == "0.0.0.0"
     assert http.jwt.public_keyfiles == (Path("/etc/certs/jwt/jwtRS256.key.pub"),)
     # pyhocon gives durations; the tree keeps them as seconds, sizes as written.
     assert lookup(settings.tree, "mqtt.retry_interval") == 10
@@ -59,7 +60,8 @@ def test_old_conf_flag_forces_kv(tmp_path: Path) -> None:
     conf = tmp_path / "odd.conf"
     conf.write_text("http_server.port=9001\nhttp_server.auth_type=no_auth\n")
     settings = load_settings(old_conf=str(conf), environ={})
-    assert settings.format == "kv" and settings.http_server.port == 9001
+    assert settings.format == "kv"
+    assert settings.http_server.port == 9001
     assert settings.http_server.auth_type == "no_auth"
 
 
@@ -91,7 +93,8 @@ def test_project_example_configs_load() -> None:
     root = Path(__file__).parent.parent / "conf"
     for name in ("nanomq.conf", "nanomq_old.conf", "nanomq.toml", "nanomq_jwt.conf"):
         http = load_settings(str(root / name), environ={}).http_server
-        assert http.port == 8081 and http.bind_host == "127.0.0.1", name
+        assert http.port == 8081, name
+        assert http.bind_host == "127.0.0.1", name
 
 
 def test_includes_resolve_against_the_config_folder(
@@ -163,7 +166,8 @@ def test_env_keyfile_and_conf_path(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     settings = load_settings(
         environ={"NANOMQ_CONF_PATH": str(conf), "NANOMQ_HTTP_SERVER_JWT_PUBLIC_KEYFILE": "k.pub"}
     )
-    assert settings.path == conf and settings.http_server.port == 9500
+    assert settings.path == conf
+    assert settings.http_server.port == 9500
     assert settings.http_server.jwt.public_keyfiles == (Path.cwd() / "k.pub",)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="conf/nanomq.conf"):
@@ -194,7 +198,8 @@ def test_bad_hocon_values_name_file_line_key_and_expectation(
     with pytest.raises(ConfigError) as caught:
         load_settings(str(conf), environ={})
     message = caught.value.message
-    assert "\n" not in message and str(conf) in message
+    assert "\n" not in message
+    assert str(conf) in message
     for fragment in fragments:
         assert fragment in message
 
@@ -217,7 +222,8 @@ def test_unknown_keys_are_kept(tmp_path: Path) -> None:
     conf = tmp_path / "x.conf"
     conf.write_text('http_server { port = 8081 }\nplugin { libs = [{path = "/p.so"}] }\n')
     fmt, tree = load_tree(conf)
-    assert fmt == "hocon" and lookup(tree, "plugin.libs") == [{"path": "/p.so"}]
+    assert fmt == "hocon"
+    assert lookup(tree, "plugin.libs") == [{"path": "/p.so"}]
 
 
 @pytest.mark.parametrize(
@@ -245,7 +251,8 @@ def test_both_nanomq_fixtures_build_the_live_configuration() -> None:
     for name in ("nanomq.conf", "nanomq_old.conf"):
         loaded = load(load_settings(str(NANOMQ_ETC / name), environ={}), scenario=None)
         basic = loaded.config.section("basic", loaded.settings.http_server)
-        assert isinstance(basic, dict) and basic["property_size"] == 32, name
+        assert isinstance(basic, dict), name
+        assert basic["property_size"] == 32, name
     old = load(load_settings(str(NANOMQ_ETC / "nanomq_old.conf"), environ={}), scenario=None)
     basic = old.config.section("basic", old.settings.http_server)
     assert isinstance(basic, dict)
@@ -299,7 +306,8 @@ def test_old_conf_refuses_a_line_that_is_not_key_value(
     conf.write_text(text)
     with pytest.raises(ConfigError) as refused:
         load_settings(old_conf=str(conf), environ={})
-    assert str(conf) in str(refused.value) and "not key=value" in str(refused.value)
+    assert str(conf) in str(refused.value)
+    assert "not key=value" in str(refused.value)
     if line is not None:
         assert f"line {line} " in str(refused.value)
 

@@ -65,7 +65,8 @@ def strip_messages(value: Any) -> Any:
         if value.get("code", 0) != 0 and "message" in value:
             keys = list(value)
             assert keys[keys.index("code") + 1] == "message"
-            assert isinstance(value["message"], str) and value["message"]
+            assert isinstance(value["message"], str)
+            assert value["message"]
         return {k: strip_messages(v) for k, v in value.items() if k != "message"}
     if isinstance(value, list):
         return [strip_messages(v) for v in value]
@@ -85,7 +86,8 @@ def compare(expected: Any, actual: Any, where: str) -> None:
             else:
                 compare(value, actual[key], f"{where}.{key}")
     elif isinstance(expected, list):
-        assert isinstance(actual, list) and len(actual) == len(expected), where
+        assert isinstance(actual, list), where
+        assert len(actual) == len(expected), where
         for index, (want, got) in enumerate(zip(expected, actual, strict=True)):
             compare(want, got, f"{where}[{index}]")
     else:
@@ -94,7 +96,8 @@ def compare(expected: Any, actual: Any, where: str) -> None:
 
 def compare_prometheus(expected: str, actual: str) -> None:
     want, got = expected.splitlines(), actual.splitlines()
-    assert len(got) == len(want) and actual.endswith("\n")
+    assert len(got) == len(want)
+    assert actual.endswith("\n")
     for line_want, line_got in zip(want, got, strict=True):
         if line_want.startswith("#") or not line_want.startswith(("nanomq_",)):
             assert line_got == line_want

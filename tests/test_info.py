@@ -37,7 +37,8 @@ async def test_brokers_shape(basic_client: Client) -> None:
     (broker,) = body["data"]
     assert list(broker) == ["datetime", "node_status", "sysdescr", "uptime", "version"]
     assert broker["version"] == NANOMQ_VERSION == "0.25.6-8"
-    assert broker["sysdescr"] == "NanoMQ Broker" and broker["node_status"] == "Running"
+    assert broker["sysdescr"] == "NanoMQ Broker"
+    assert broker["node_status"] == "Running"
     local_now = time.strftime("%Y-%m-%d %H:%M", time.localtime())
     assert broker["datetime"].startswith(local_now[:13])
     assert re.fullmatch(r"\d+ Hours, \d+ minutes, \d+ seconds", broker["uptime"])

@@ -79,10 +79,12 @@ def test_readme_jwt_walkthrough(tmp_path: Path, other_keypair: KeyPair) -> None:
         wait_until_serving(port, server)
         curl_here = curl.replace("8081", str(port))
         reply = sh(f"{token}\n{curl_here} -s -w ' %{{http_code}}'")
-        assert reply.stdout.endswith(" 200") and '"sysdescr":"NanoMQ Broker"' in reply.stdout
+        assert reply.stdout.endswith(" 200")
+        assert '"sysdescr":"NanoMQ Broker"' in reply.stdout
         foreign = other_keypair.token(iss="nanomq.pub")
         refused = sh(f"TOKEN={foreign}\n{curl_here} -s -w ' %{{http_code}}'")
-        assert refused.stdout.startswith('{"code":103,') and refused.stdout.endswith(" 401")
+        assert refused.stdout.startswith('{"code":103,')
+        assert refused.stdout.endswith(" 401")
     finally:
         server.send_signal(signal.SIGTERM)
         server.communicate(timeout=10)
@@ -109,7 +111,8 @@ def test_cache_never_accepts_what_verification_refuses(tmp_path: Path, keypair: 
     uncached = JwtAuth(keys, cache_size=0, clock=lambda: now[0])
     token = keypair.token(ttl=60)
     assert cached.verify(token).name == uncached.verify(token).name == keypair.public_path.name
-    assert cached.cache is not None and len(cached.cache) == 1
+    assert cached.cache is not None
+    assert len(cached.cache) == 1
     now[0] += 60 + 201  # past exp and the 200 s grace
     for strategy in (cached, uncached):
         with pytest.raises(AuthError) as caught:
@@ -125,14 +128,18 @@ def test_cache_never_accepts_what_verification_refuses(tmp_path: Path, keypair: 
     small = JwtAuth(keys, cache_size=3)
     for index in range(10):
         small.verify(keypair.token(ttl=60 + index))
-    assert small.cache is not None and len(small.cache) == 3
+    assert small.cache is not None
+    assert len(small.cache) == 3
 
 
 def test_cache_setting(tmp_path: Path, keypair: KeyPair) -> None:
     on = make_strategy(jwt_settings(tmp_path, keypair.public_path).http_server)
     off = make_strategy(jwt_settings(tmp_path, keypair.public_path, cache_size=0).http_server)
-    assert isinstance(on, JwtAuth) and on.cache is not None and on.cache.max_size == 10_000
-    assert isinstance(off, JwtAuth) and off.cache is None
+    assert isinstance(on, JwtAuth)
+    assert on.cache is not None
+    assert on.cache.max_size == 10_000
+    assert isinstance(off, JwtAuth)
+    assert off.cache is None
 
 
 def write_jwt_conf(path: Path, *keyfiles: Path) -> None:

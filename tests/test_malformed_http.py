@@ -57,7 +57,8 @@ async def test_malformed_http_is_logged_as_one_line(tmp_path: Path) -> None:
     assert all(answer is not None and answer[::2] == (400, True) for answer in answers.values())
     logged = LogSummary.read(log)
     text = log.read_text()
-    assert "Traceback" not in text and not logged.other_multiline, text[-2000:]
+    assert "Traceback" not in text, text[-2000:]
+    assert not logged.other_multiline, text[-2000:]
     # One line for each malformed request (besides its access line).
     assert logged.malformed_lines == len(answers), text[-2000:]
 
@@ -104,7 +105,9 @@ async def test_malformed_authorization_header_never_reaches_the_log(
             + b"\r\n\r\n"
         )
         response = await _exchange(srv.port, data, first=False)
-    assert response is not None and response.status == 400 and response.is_json
+    assert response is not None
+    assert response.status == 400
+    assert response.is_json
     assert secret not in response.body
     assert secret.decode() not in log.read_text()
     assert LogSummary.read(log).malformed_lines == 1

@@ -74,5 +74,5 @@ def test_mock_clients_seed_a_model() -> None:
 
 def test_zero_mock_clients() -> None:
     assert generate_mock_clients(0) == Scenario()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="cannot generate -1 clients"):
         generate_mock_clients(-1)

@@ -363,7 +363,7 @@ def test_subscriptions_page() -> None:
 
 @pytest.mark.parametrize(("page", "limit"), [(0, 10), (1, 0), (-1, 5)])
 def test_page_rejects_non_positive_numbers(page: int, limit: int) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be at least 1"):
         BrokerModel().clients_page(page=page, limit=limit)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be at least 1"):
         BrokerModel().subscriptions_page(page=page, limit=limit)

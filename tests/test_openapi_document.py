@@ -91,7 +91,8 @@ def test_every_route_is_documented_and_nothing_else(tmp_path: Path) -> None:
     }
     inside = {route for route in registered if route[1].startswith(API + "/")}
     assert registered - inside == UNAUTHENTICATED
-    assert inside and inside <= routes
+    assert inside
+    assert inside <= routes
     # Path parameters: declared exactly for the {names} in the path, and required.
     for path, method, operation in operations(document):
         params = document["paths"][path].get("parameters", []) + operation.get("parameters", [])

@@ -33,10 +33,12 @@ async def check_before_auth(rec: Recorder, servers: Servers) -> None:
         concrete = path.replace("{action}", "bogus")
         concrete = re.sub(r"\{\w+\}", "x", concrete)
         too_large = await send(full, method, concrete, big, auth=None)
-        assert too_large.status == 413 and too_large.json()["code"] == 109
+        assert too_large.status == 413
+        assert too_large.json()["code"] == 109
         if (method, path) not in UNAUTHENTICATED:
             unauthorized = await send(full, method, concrete, auth=None)
-            assert unauthorized.status == 401 and unauthorized.json()["code"] == 104
+            assert unauthorized.status == 401
+            assert unauthorized.json()["code"] == 104
             assert unauthorized.headers["www-authenticate"] == 'Basic realm="nanoadmin"'
 
 
@@ -61,7 +63,8 @@ async def check_authentication(rec: Recorder, servers: Servers, keypair: KeyPair
     ]
     for jwt_auth, code, challenge in jwt_failures:
         reply = await send(jwt, "GET", "/api/v4/nodes", auth=jwt_auth)
-        assert reply.status == 401 and reply.json()["code"] == code
+        assert reply.status == 401
+        assert reply.json()["code"] == code
         assert reply.headers["www-authenticate"] == challenge
     assert (await send(jwt, "GET", "/api/v4/nodes", auth=bearer)).status == 200
     assert (await send(jwt, "GET", "/api/v4/configuration/http_server", auth=bearer)).json()[
@@ -89,7 +92,8 @@ async def check_unknown_paths_and_methods(rec: Recorder, servers: Servers) -> No
         ("PATCH", "/api/v4/nope", "GET, POST, PUT, DELETE"),
     ]:
         reply = await send(full, method, target)
-        assert reply.status == 405 and reply.headers["allow"] == allow
+        assert reply.status == 405
+        assert reply.headers["allow"] == allow
 
 
 async def check_information(rec: Recorder, servers: Servers) -> None:
@@ -139,7 +143,8 @@ async def check_clients_and_subscriptions(rec: Recorder, servers: Servers) -> No
         "/api/v4/subscriptions/x?_limit=-1",
     ]:
         reply = await send(plain, "GET", target)
-        assert reply.status == 400 and reply.json()["code"] == 108, target
+        assert reply.status == 400, target
+        assert reply.json()["code"] == 108, target
 
 
 async def check_mqtt(rec: Recorder, servers: Servers) -> None:
@@ -201,7 +206,8 @@ async def check_rules(rec: Recorder, servers: Servers) -> None:
         ("nope", 109),
     ]:
         reply = await send(full, "POST", "/api/v4/rules", body)
-        assert reply.status == 400 and reply.json()["code"] == code, body
+        assert reply.status == 400, body
+        assert reply.json()["code"] == code, body
     await send(full, "GET", "/api/v4/rules")
     await send(full, "GET", "/api/v4/rules/rule:1")
     assert (await send(full, "GET", "/api/v4/rules/rule:99")).status == 400
@@ -214,7 +220,8 @@ async def check_rules(rec: Recorder, servers: Servers) -> None:
         ("/api/v4/rules/rule:1", {"actions": []}, 107),
     ]:
         reply = await send(full, "PUT", target, body)
-        assert reply.status == 400 and reply.json()["code"] == code, (target, body)
+        assert reply.status == 400, (target, body)
+        assert reply.json()["code"] == code, (target, body)
     assert (await send(full, "DELETE", "/api/v4/rules/rule:2")).status == 200
     assert (await send(full, "DELETE", "/api/v4/rules/rule:2")).status == 400
     for method, target, body in [
@@ -302,7 +309,8 @@ async def check_configuration(rec: Recorder, servers: Servers) -> None:
             await send(server, "GET", f"/api/v4/configuration/{section}")
         for section in ("webhook", "aws_bridge", "nope"):
             reply = await send(server, "GET", f"/api/v4/configuration/{section}")
-            assert reply.status == 404 and reply.json()["data"] == {}
+            assert reply.status == 404
+            assert reply.json()["data"] == {}
         await send(server, "GET", "/api/v4/reload")
     changes = {
         "data": {
@@ -340,7 +348,8 @@ async def check_configuration(rec: Recorder, servers: Servers) -> None:
     original = servers.full_conf.read_text()
     servers.full_conf.write_text("http_server { port = [ }")
     reply = await send(full, "POST", "/api/v4/reload", {})
-    assert reply.status == 400 and reply.json()["code"] == 117
+    assert reply.status == 400
+    assert reply.json()["code"] == 117
     servers.full_conf.write_text(original)
     for body, status, code in [
         (original, 200, 0),

@@ -40,7 +40,9 @@ header_text = st.one_of(
 
 
 def assert_auth_error(exc: AuthError, codes: tuple[int, ...]) -> None:
-    assert exc.code in codes and exc.message and exc.challenge
+    assert exc.code in codes
+    assert exc.message
+    assert exc.challenge
 
 
 @FAST
@@ -51,7 +53,8 @@ def test_basic_check_authenticates_or_refuses_with_103_or_104(header: str | None
     except AuthError as exc:
         assert_auth_error(exc, (103, 104))
     else:
-        assert header is not None and header.startswith("Basic ")
+        assert header is not None
+        assert header.startswith("Basic ")
 
 
 @FAST
@@ -62,8 +65,10 @@ def test_bearer_token_is_one_word_or_104(header: str | None) -> None:
     except AuthError as exc:
         assert_auth_error(exc, (104,))
     else:
-        assert header is not None and header.startswith("Bearer")
-        assert token and token == header[len("Bearer") :].strip()
+        assert header is not None
+        assert header.startswith("Bearer")
+        assert token
+        assert token == header[len("Bearer") :].strip()
 
 
 @pytest.fixture(scope="module")
@@ -152,8 +157,10 @@ def test_jwt_verify_on_signed_tokens_with_any_claims(
         if iss == keypair.public_path.name and exc.code == 103:
             pytest.fail(f"a signed token for the right key is 103, not 116: {payload}")
     else:
-        assert isinstance(identity, Identity) and iss == keypair.public_path.name
-        assert isinstance(exp, int | float | str) and not isinstance(exp, bool)
+        assert isinstance(identity, Identity)
+        assert iss == keypair.public_path.name
+        assert isinstance(exp, int | float | str)
+        assert not isinstance(exp, bool)
 
 
 # Header values HTTP allows: visible ASCII, space, tab and obs-text; no leading or trailing space.
@@ -186,5 +193,6 @@ async def test_authorization_headers_through_real_servers(
         status, headers, body = await raw_request(client.port, request)
         assert status == 401, (header, status, body)
         reply = json.loads(body)
-        assert reply["code"] in (103, 104) and reply["message"], (header, reply)
+        assert reply["code"] in (103, 104), (header, reply)
+        assert reply["message"], (header, reply)
         assert headers["www-authenticate"], header

@@ -51,14 +51,17 @@ async def send(client: Client, data: bytes) -> tuple[int, dict[str, str], bytes]
 async def test_index_forms(basic_client: Client) -> None:
     for target in ("/api/v4", "/api/v4/", "/api/v4?x=1"):
         status, headers, body = await send(basic_client, request_bytes("GET", target))
-        assert status == 200 and body.startswith(b'{"code":0,"data":[{"path":"/brokers/"'), target
+        assert status == 200, target
+        assert body.startswith(b'{"code":0,"data":[{"path":"/brokers/"'), target
     status, headers, body = await send(basic_client, request_bytes("GET", "/api/v4/?x=1"))
-    assert status == 404 and body.startswith(b'{"code":102,"message":')
+    assert status == 404
+    assert body.startswith(b'{"code":102,"message":')
 
 
 async def test_trailing_slash_and_raw_path(basic_client: Client) -> None:
     status, _, body = await send(basic_client, request_bytes("GET", "/api/v4/brokers/"))
-    assert status == 200 and b'"sysdescr":"NanoMQ Broker"' in body
+    assert status == 200
+    assert b'"sysdescr":"NanoMQ Broker"' in body
     # %2F is not decoded: this is one segment, and there is no such endpoint.
     status, _, _ = await send(basic_client, request_bytes("GET", "/api/v4%2Fbrokers"))
     assert status == 404
@@ -89,7 +92,8 @@ async def test_error_content_type_is_json_whatever_the_request_says(basic_client
             "GET", "/api/v4/nope", extra="Content-Type: application/x-www-form-urlencoded\r\n"
         ),
     )
-    assert status == 404 and headers["content-type"] == "application/json"
+    assert status == 404
+    assert headers["content-type"] == "application/json"
 
 
 async def test_oversized_body_is_413_before_auth(
@@ -102,7 +106,8 @@ async def test_oversized_body_is_413_before_auth(
         + body
     )
     status, headers, payload = await raw_request(client.server.port, data)
-    assert status == 413 and headers["content-type"] == "application/json"
+    assert status == 413
+    assert headers["content-type"] == "application/json"
     assert payload.startswith(b'{"code":109,"message":')
     # Chunked bodies are held to the same limit.
     chunked = (
@@ -110,12 +115,14 @@ async def test_oversized_body_is_413_before_auth(
         b"Connection: close\r\n\r\n800\r\n" + b"y" * 2048 + b"\r\n0\r\n\r\n"
     )
     status, _, payload = await raw_request(client.server.port, chunked)
-    assert status == 413 and payload.startswith(b'{"code":109')
+    assert status == 413
+    assert payload.startswith(b'{"code":109')
 
 
 async def test_status_needs_no_auth(basic_client: Client) -> None:
     response = await basic_client.get("/status")
-    assert response.status == 200 and (await response.json())["code"] == 0
+    assert response.status == 200
+    assert (await response.json())["code"] == 0
 
 
 async def test_json_bodies_are_compact(basic_client: Client) -> None:

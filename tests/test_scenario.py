@@ -401,4 +401,6 @@ def test_a_scenario_no_response_could_carry_is_refused_in_one_line(
     tmp_path: Path, name: str, text: str, reason: str
 ) -> None:
     message = load_error(write(tmp_path, name, text))
-    assert reason in message and "\n" not in message and len(message) < 300
+    assert reason in message
+    assert "\n" not in message
+    assert len(message) < 300

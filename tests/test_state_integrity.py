@@ -184,7 +184,8 @@ async def paged(conn: RawConnection, path: str, limit: int) -> tuple[list[object
     for page in itertools.count(1):
         body = await get_json(conn, f"{path}?_page={page}&_limit={limit}")
         data, meta = body["data"], body["meta"]
-        assert isinstance(data, list) and isinstance(meta, dict)
+        assert isinstance(data, list)
+        assert isinstance(meta, dict)
         items.extend(data)
         if not meta["hasnext"]:
             return items, int(meta["count"])
@@ -199,7 +200,8 @@ async def test_concurrent_writes_leave_every_view_consistent(tmp_path: Path) -> 
         clients_before = await get_json(conn, "/api/v4/clients")
         subs_before = await get_json(conn, "/api/v4/subscriptions")
         received_before = prometheus_values(await call(conn, "GET", "/api/v4/prometheus"))
-        assert isinstance(clients_before["data"], list) and isinstance(subs_before["data"], list)
+        assert isinstance(clients_before["data"], list)
+        assert isinstance(subs_before["data"], list)
         ids = [str(c["client_id"]) for c in clients_before["data"]]
         assert len(ids) == 500
         victims = random.Random(7).sample(ids, 150)
@@ -230,8 +232,11 @@ async def test_concurrent_writes_leave_every_view_consistent(tmp_path: Path) -> 
         await conn.close()
     logged = LogSummary.read(log)
 
-    assert isinstance(clients, list) and isinstance(subs, list) and isinstance(nodes, list)
-    assert isinstance(tree, list) and isinstance(basic_now, dict)
+    assert isinstance(clients, list)
+    assert isinstance(subs, list)
+    assert isinstance(nodes, list)
+    assert isinstance(tree, list)
+    assert isinstance(basic_now, dict)
     kicked = set(h.kicks_ok)
     print(
         f"\nSTATE {HAMMER_SECONDS:.0f}s x {len(roles)} connections on 500 mock clients: "
@@ -247,7 +252,8 @@ async def test_concurrent_writes_leave_every_view_consistent(tmp_path: Path) -> 
     client_ids = [str(c["client_id"]) for c in clients]
     assert client_ids == [i for i in ids if i not in kicked]
     connected = sum(1 for c in clients if c["conn_state"] == "connected")
-    assert clients_paged == clients and clients_count == len(clients)
+    assert clients_paged == clients
+    assert clients_count == len(clients)
     # /subscriptions: only live clients, no duplicates; the seeded ones untouched; the
     # hammered ones exactly what the last answered operation on each (client, filter) left.
     pairs = [(str(s["clientid"]), str(s["topic"])) for s in subs]
@@ -270,7 +276,8 @@ async def test_concurrent_writes_leave_every_view_consistent(tmp_path: Path) -> 
         if "hammer/" in str(s["topic"])
     }
     assert actual == expected
-    assert subs_paged == subs and subs_count == len(subs)
+    assert subs_paged == subs
+    assert subs_count == len(subs)
     # Every count agrees with the listings.
     subscribers = len({c for c, _ in pairs})
     filters = {real_filter(t) for _, t in pairs}
@@ -281,7 +288,8 @@ async def test_concurrent_writes_leave_every_view_consistent(tmp_path: Path) -> 
     assert prom["subscribers_count"] == subscribers
     assert prom["topics_count"] == len(filters)
     assert prom["sessions_max"] == 500
-    assert prom["connections_max"] >= connected and prom["subscribers_max"] >= subscribers
+    assert prom["connections_max"] >= connected
+    assert prom["subscribers_max"] >= subscribers
     assert prom["topics_max"] >= len(filters)
     assert prom["messages_received"] - received_before["messages_received"] == h.publishes_ok
     # The topic tree holds exactly the live filters, each with its subscribers.
