@@ -1,6 +1,6 @@
 """Shared fixtures: RSA keys made here, and real servers on loopback ports with clients for them.
 
-The helpers they are built from are in ``tests/support``.
+What they are built from is in ``tests/support``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Helpers the tests share: paths, credentials, RSA keys, config files and clients of real servers.
+"""What the tests share: paths, credentials, RSA keys, config files and clients of real servers.
 
 Fixtures live in ``tests/conftest.py`` and are built from these; test modules import from here
 (and from the modules beside this one), never from each other or from conftest.
