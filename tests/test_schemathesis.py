@@ -43,8 +43,8 @@ SEED = 20260819
 RUN_TIMEOUT = 240
 
 CTRL_PATH = "/api/v4/ctrl/{action}"
-# running_server pipes the server's output and nobody reads it during the run: thousands of access
-# log lines would fill the pipe and stall the server. Warnings and errors still go there.
+# running_server logs to a temporary file that nobody reads during the run: no need for the
+# thousands of access log lines a run makes. Warnings and errors still go there.
 QUIET = ("--log-level", "warning")
 
 # A bridge so the bridge operations reach their code, named as the document's example.
