@@ -6,7 +6,13 @@ from aiohttp import web
 
 from nanoadmin.api import PUBLIC_ROUTES, ROUTES
 from nanoadmin.appkeys import RUNTIME_KEY
-from nanoadmin.http.limits import MAX_FIELD_SIZE, MAX_LINE_SIZE
+from nanoadmin.http.limits import (
+    IDLE_TIMEOUT,
+    LINGER_TIMEOUT,
+    MAX_FIELD_SIZE,
+    MAX_HEADERS,
+    MAX_LINE_SIZE,
+)
 from nanoadmin.http.pipeline import setup_pipeline
 from nanoadmin.model.scenario import Scenario
 from nanoadmin.runtime import Runtime
@@ -18,7 +24,13 @@ def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Appl
     runtime = Runtime(settings, scenario)
     app = web.Application(
         client_max_size=settings.http_server.max_body,
-        handler_args={"max_field_size": MAX_FIELD_SIZE, "max_line_size": MAX_LINE_SIZE},
+        handler_args={
+            "max_field_size": MAX_FIELD_SIZE,
+            "max_line_size": MAX_LINE_SIZE,
+            "max_headers": MAX_HEADERS,
+            "keepalive_timeout": IDLE_TIMEOUT,
+            "lingering_time": LINGER_TIMEOUT,
+        },
     )
     app[RUNTIME_KEY] = runtime
     setup_pipeline(app, runtime, ROUTES, PUBLIC_ROUTES)

@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _start(args: argparse.Namespace) -> int:
+    from nanoadmin.config.atomic import remove_leftovers
     from nanoadmin.settings import load_settings
 
     logging.basicConfig(
@@ -84,6 +85,8 @@ def _start(args: argparse.Namespace) -> int:
     )
     # Settings first: a bad config fails before the HTTP stack is even imported.
     settings = load_settings(args.conf, old_conf=args.old_conf, port=args.port)
+    if settings.path is not None:
+        remove_leftovers(settings.path)
 
     from nanoadmin.app import create_app
     from nanoadmin.http.server import run

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from nanoadmin.auth import AuthStrategy, make_strategy
 from nanoadmin.caches import Caches
 from nanoadmin.config import ConfigError
+from nanoadmin.guards import operator_folders
 from nanoadmin.model import BrokerModel
 from nanoadmin.model.live_config import LiveConfig
 from nanoadmin.model.process import ProcessUsage
@@ -20,6 +23,46 @@ from nanoadmin.model.scenario import Scenario, apply_scenario
 from nanoadmin.settings import HttpServerSettings, Settings, bridge_from_block, reload_settings
 
 logger = logging.getLogger("nanoadmin")
+T = TypeVar("T")
+
+
+# How long reading a config may take before its request is answered with an error. The thread
+# doing it runs on (Python cannot stop a thread) but never holds up a stop: it is a daemon, and
+# the next parse gives up waiting for it (config/hocon.py's PARSE_LOCK_TIMEOUT).
+CONFIG_READ_TIMEOUT = 15.0
+
+
+async def off_the_loop(
+    work: Callable[..., T], *args: object, timeout: float = CONFIG_READ_TIMEOUT
+) -> T:
+    """``work(*args)`` in a daemon thread of its own, its result or exception awaited for at
+    most ``timeout`` seconds (ConfigError after that)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if done.done():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result = work(*args)
+        except BaseException as exc:  # handed to the awaiting coroutine, not lost
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(settle, None, exc)
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, result, None)
+
+    threading.Thread(target=run, name="nanoadmin-config", daemon=True).start()
+    try:
+        return await asyncio.wait_for(asyncio.shield(done), timeout)
+    except TimeoutError:
+        raise ConfigError(f"reading the config took longer than {timeout:g} s") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +100,8 @@ class Runtime:
         self.started_at = time.monotonic()
         self.stop_event = asyncio.Event()
         self.caches = Caches()
+        # Where a config posted through the API may name files (nanoadmin.guards).
+        self.operator_folders = operator_folders(settings)
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -81,11 +126,12 @@ class Runtime:
         """
         settings, scenario = self.settings, self.scenario
         try:
-            loaded = await asyncio.to_thread(lambda: load(reload_settings(settings), scenario))
+            loaded = await off_the_loop(lambda: load(reload_settings(settings), scenario))
         except ConfigError as exc:
             logger.error("reload failed, keeping the previous configuration: %s", exc)
             raise
         self.loaded = loaded
+        self.operator_folders = operator_folders(loaded.settings)
         logger.info("reloaded %s", self.settings.path)
 
     async def restart(self) -> None:

@@ -9,6 +9,7 @@ a value means live here too, each in one place: the API renders these sections a
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import struct
@@ -20,6 +21,7 @@ from typing import Literal, TypeGuard, TypeVar, get_args
 from nanoadmin.config import ConfigError, ConfigFormat, load_tree
 from nanoadmin.config.errors import key_location
 from nanoadmin.config.values import (
+    UnknownKey,
     ValueProblem,
     boolean,
     byte_size,
@@ -30,6 +32,7 @@ from nanoadmin.config.values import (
     string,
     string_list,
 )
+from nanoadmin.http.limits import DEFAULT_MAX_CONNECTIONS
 
 logger = logging.getLogger("nanoadmin.settings")
 
@@ -82,6 +85,8 @@ class HttpServerSettings:
     password: str = "public"
     auth_type: AuthType = "basic"
     jwt: JwtSettings = field(default_factory=JwtSettings)
+    # Whether the password was set (file, environment or the API), not NanoMQ's default.
+    password_set: bool = False
 
     @property
     def bind_host(self) -> str:
@@ -118,11 +123,50 @@ def _resolve(base: Path | None, name: str) -> Path:
     return path if path.is_absolute() or base is None else base.parent / path
 
 
+# Every key http_server may hold. It governs auth, so a key nanoadmin does not know is a typo
+# that would leave a setting at its default (auth_tpye = jwt: Basic with admin/public).
+HTTP_SERVER_KEYS: Mapping[str, object] = {
+    "enable": None,
+    "port": None,
+    "ip_addr": None,
+    "limit_conn": None,
+    "parallel": None,  # NanoMQ 0.14-0.18's name of limit_conn; still read from KV files
+    "max_body": None,
+    "username": None,
+    "password": None,
+    "auth_type": None,
+    "jwt": {
+        "public": {"keyfile": None},
+        "private": {"keyfile": None},
+        "token_cache_size": None,
+    },
+}
+
+
+def _known_keys_only(prefix: str, block: Mapping[str, object], known: Mapping[str, object]) -> None:
+    for key, value in block.items():
+        if key not in known:
+            raise UnknownKey(f"{prefix}.{key}", list(known), f"a setting of {prefix}")
+        below = known[key]
+        if isinstance(below, Mapping) and isinstance(value, Mapping):
+            _known_keys_only(f"{prefix}.{key}", value, below)
+
+
 def http_server_from_tree(tree: Tree, fmt: ConfigFormat, base: Path | None) -> HttpServerSettings:
     """Read ``http_server`` with NanoMQ's defaults; raises ValueProblem on a bad value."""
     section = lookup(tree, "http_server")
-    if section is not None and not isinstance(section, Mapping):
+    if section is None:
+        misspelled = difflib.get_close_matches("http_server", [str(k) for k in tree], 1, 0.75)
+        if misspelled:
+            raise UnknownKey(
+                misspelled[0],
+                ["http_server"],
+                "a section NanoMQ reads (and there is no http_server)",
+            )
+    elif not isinstance(section, Mapping):
         raise ValueProblem("http_server", section, "a block of settings")
+    else:
+        _known_keys_only("http_server", section, HTTP_SERVER_KEYS)
     read = _at("http_server")
     defaults = HttpServerSettings()
     keyfiles: list[str] = read(section, "jwt.public.keyfile", string_list, [])
@@ -142,6 +186,7 @@ def http_server_from_tree(tree: Tree, fmt: ConfigFormat, base: Path | None) -> H
                 section, "jwt.token_cache_size", _cache_size, DEFAULT_TOKEN_CACHE_SIZE
             ),
         ),
+        password_set=isinstance(section, Mapping) and "password" in section,
     )
 
 
@@ -166,6 +211,7 @@ def http_server_posted(
     enable, username, password, port = (
         data.get(k) for k in ("enable", "username", "password", "port")
     )
+    password_posted = isinstance(password, str) and not keep("password", password)
     auth_type: AuthType = http.auth_type
     posted = data.get("auth_type")
     # no_auth shows as "basic": posting back what GET showed must not turn auth on.
@@ -178,10 +224,9 @@ def http_server_posted(
         username=username
         if isinstance(username, str) and not keep("username", username)
         else http.username,
-        password=password
-        if isinstance(password, str) and not keep("password", password)
-        else http.password,
+        password=password if isinstance(password, str) and password_posted else http.password,
         auth_type=auth_type,
+        password_set=http.password_set or password_posted,
     )
 
 
@@ -609,6 +654,34 @@ def rules_from_tree(tree: Tree) -> tuple[RuleSettings, ...] | None:
     return tuple(rules)
 
 
+# -- nanoadmin's own section, which NanoMQ ignores ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NanoadminSettings:
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+
+
+NANOADMIN_KEYS: Mapping[str, object] = {"max_connections": None}
+
+
+def _max_connections(key: str, value: object) -> int:
+    return integer(key, value, minimum=1, maximum=1_000_000)
+
+
+def nanoadmin_from_tree(tree: Tree) -> NanoadminSettings:
+    block = lookup(tree, "nanoadmin")
+    if block is None:
+        return NanoadminSettings()
+    if not isinstance(block, Mapping):
+        raise ValueProblem("nanoadmin", block, "a block of settings")
+    _known_keys_only("nanoadmin", block, NANOADMIN_KEYS)
+    read = _at("nanoadmin")
+    return NanoadminSettings(
+        max_connections=read(block, "max_connections", _max_connections, DEFAULT_MAX_CONNECTIONS)
+    )
+
+
 # -- the whole config -----------------------------------------------------------------------------
 
 
@@ -627,8 +700,11 @@ class Settings:
     rules: tuple[RuleSettings, ...] | None = None
     # parquet.enable: GET /reload's enable_mqtt_stream.
     mqtt_stream: bool = False
+    nanoadmin: NanoadminSettings = field(default_factory=NanoadminSettings)
     # The normalised tree as read, for the parts of the file no section reads.
     tree: Tree = field(default_factory=dict)
+    # The files the config included.
+    included: tuple[Path, ...] = ()
     # How it was loaded, so a reload reads it the same way.
     forced_kv: bool = False
     port_override: int | None = None
@@ -667,6 +743,7 @@ def settings_from_tree(
             bridges=bridges_from_tree(tree),
             rules=rules_from_tree(tree),
             mqtt_stream=_read(tree, "parquet.enable", boolean, False),
+            nanoadmin=nanoadmin_from_tree(tree),
             tree=tree,
         )
     except ValueProblem as problem:
@@ -733,9 +810,10 @@ def load_settings(
     """Defaults < NANOMQ_* environment < config file < ``port``; ConfigError on anything bad."""
     environ = os.environ if environ is None else environ
     path = Path(old_conf) if old_conf else config_path(conf, environ)
-    fmt, file_tree = load_tree(path, force_kv=old_conf is not None)
+    included: list[Path] = []
+    fmt, file_tree = load_tree(path, force_kv=old_conf is not None, included=included)
     tree = _merge(_environment_tree(environ), file_tree)
-    settings = settings_from_tree(tree, fmt=fmt, path=path)
+    settings = replace(settings_from_tree(tree, fmt=fmt, path=path), included=tuple(included))
     if not settings.http_server.enable:
         logger.warning("%s: http_server.enable is false; nanoadmin serves the API anyway", path)
     if port is not None:

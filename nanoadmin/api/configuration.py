@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from aiohttp import web
@@ -18,12 +18,13 @@ from nanoadmin.errors import (
     ApiError,
     coded_body,
 )
+from nanoadmin.guards import RefusedChange, check_auth, check_config_change
 from nanoadmin.http.pipeline import RouteMatch
-from nanoadmin.http.responses import json_body, json_response
+from nanoadmin.http.responses import json_body, json_response, read_body
 from nanoadmin.model.live_config import SECTIONS, LiveConfig
 from nanoadmin.model.secrets import is_mask_echo
-from nanoadmin.runtime import Runtime, load
-from nanoadmin.settings import Settings, http_server_posted, settings_from_tree
+from nanoadmin.runtime import Runtime, load, off_the_loop
+from nanoadmin.settings import http_server_posted, settings_from_tree
 
 OK = {"code": 0}
 
@@ -95,10 +96,10 @@ async def post_configuration(
     # http_server first: it is the one change that can fail (jwt keys), and it must fail alone.
     http = data.get("http_server")
     if "http_server" in names and isinstance(http, Mapping):
+        current = runtime.settings.http_server
         try:
-            posted = http_server_posted(
-                runtime.settings.http_server, http, keep=lambda k, v: is_mask_echo(k, v, http)
-            )
+            posted = http_server_posted(current, http, keep=lambda k, v: is_mask_echo(k, v, http))
+            check_auth(current, posted)
             runtime.update_http_server(posted)
         except ConfigError as exc:
             raise ApiError(
@@ -110,13 +111,15 @@ async def post_configuration(
     return json_response(OK)
 
 
-def validate_config_text(raw: bytes, settings: Settings) -> None:
-    """ConfigError unless ``raw``, written to ``settings``' file, is a config nanoadmin would
-    reload: in the format that file is read in (HOCON as NanoMQ; TOML for a .toml file; key=value
-    for --old_conf, or text that looks like it).
+def validate_config_text(raw: bytes, runtime: Runtime) -> None:
+    """ConfigError unless ``raw``, written to the runtime's config file, is a config nanoadmin
+    would reload (in the format that file is read in: HOCON as NanoMQ; TOML for a .toml file;
+    key=value for --old_conf, or text that looks like it) and one the API may write
+    (``nanoadmin.guards``).
 
     Messages name the key but never echo a value: it may come from an included file.
     """
+    settings = runtime.settings
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -125,26 +128,36 @@ def validate_config_text(raw: bytes, settings: Settings) -> None:
         raise ConfigError("body is empty; expected the config file's text")
     path = settings.path or Path("nanomq.conf")
     fmt: ConfigFormat = "kv" if settings.forced_kv else detect_format(path, text)
-    tree = parse_text(text, fmt, path=path, source="body")
-    load(settings_from_tree(tree, fmt=fmt, path=settings.path, source="body"))
+    folders = runtime.operator_folders
+    included: list[Path] = []
+    tree = parse_text(text, fmt, path=path, source="body", confined_to=folders, included=included)
+    new = replace(
+        settings_from_tree(tree, fmt=fmt, path=settings.path, source="body"),
+        included=tuple(included),
+    )
+    check_config_change(settings, new, folders)
+    load(new)
 
 
 async def config_update(
     runtime: Runtime, request: web.Request, match: RouteMatch
 ) -> web.StreamResponse:
     """Validate the raw config text, then replace the config file atomically (D1, D2)."""
-    settings = runtime.settings
-    path = settings.path
-    raw = await request.read()
+    path = runtime.settings.path
+    raw = await read_body(request)
+    if path is None:
+        return json_response(coded_body(WRITE_CONFIG_FAILED, "the server has no config file"))
     try:
-        # pyhocon takes ~15 µs a byte: parse off the event loop so other requests go on.
-        await asyncio.to_thread(validate_config_text, raw, settings)
+        # pyhocon takes ~10 µs a byte: parse off the event loop so other requests go on.
+        await off_the_loop(validate_config_text, raw, runtime)
+    except RefusedChange as exc:
+        raise ApiError(
+            status=400, code=PARAMS_HOCON_FORMAT_ILLEGAL, message=f"refused, file kept: {exc}"
+        ) from None
     except ConfigError as exc:
         raise ApiError(
             status=400, code=PARAMS_HOCON_FORMAT_ILLEGAL, message=f"invalid config: {exc}"
         ) from None
-    if path is None:
-        return json_response(coded_body(WRITE_CONFIG_FAILED, "the server has no config file"))
     try:
         write_atomically(path, raw)
     except OSError as exc:

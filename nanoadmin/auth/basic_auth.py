@@ -9,6 +9,7 @@ from aiohttp import web
 
 from nanoadmin.auth.base import AUTHORIZATION, AuthError, AuthStrategy, Identity
 from nanoadmin.errors import EMPTY_USERNAME_OR_PASSWORD, WRONG_USERNAME_OR_PASSWORD
+from nanoadmin.http.limits import MAX_BASIC_CREDENTIAL
 
 CHALLENGE = 'Basic realm="nanoadmin"'
 PREFIX = "Basic "
@@ -41,6 +42,8 @@ def check_basic(header: str | None, expected: bytes) -> None:
     if header is None or len(header) <= len(PREFIX) or not header.startswith(PREFIX):
         raise AuthError(EMPTY_USERNAME_OR_PASSWORD, "missing Basic credentials", CHALLENGE)
     encoded = header[len(PREFIX) :]
+    if len(encoded) > MAX_BASIC_CREDENTIAL:
+        raise AuthError(WRONG_USERNAME_OR_PASSWORD, "Basic credentials too long", CHALLENGE)
     if len(encoded) < 4 or not hmac.compare_digest(lenient_b64decode(encoded), expected):
         raise AuthError(WRONG_USERNAME_OR_PASSWORD, "wrong username or password", CHALLENGE)
 

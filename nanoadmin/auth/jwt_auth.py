@@ -17,6 +17,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from nanoadmin.auth.base import AUTHORIZATION, AuthError, AuthStrategy, Identity
 from nanoadmin.config import ConfigError
+from nanoadmin.config.files import MAX_KEY_BYTES, read_regular_file
 from nanoadmin.errors import (
     EMPTY_USERNAME_OR_PASSWORD,
     TOKEN_EXPIRED,
@@ -32,7 +33,6 @@ _TOKEN_START = len(BEARER_SPACE)
 # What the verified-token cache may hold in all: 10 000 ordinary tokens of ~500 characters fit
 # five times over; 10 000 tokens of 64 KB would not (they would take 700 MB).
 DEFAULT_CACHE_CHARS = 25_000_000
-MAX_KEY_BYTES = 64 * 1024
 MAX_EXP = 2**53  # an exp in year 285 million; a float holds every second up to it exactly
 
 _RS256 = RSAAlgorithm(RSAAlgorithm.SHA256)
@@ -45,13 +45,11 @@ def load_public_key(path: Path) -> RSAPublicKey:
     """An RSA key from SPKI PEM, PKCS#1 PEM or an X.509 certificate; ConfigError otherwise."""
     where = f"http_server.jwt.public.keyfile {str(path)!r}"
     try:
-        data = path.read_bytes()
+        data = read_regular_file(
+            path, max_bytes=MAX_KEY_BYTES, what="http_server.jwt.public.keyfile"
+        )
     except FileNotFoundError:
         raise ConfigError(f"{where}: file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{where}: cannot read: {exc.strerror}") from None
-    if len(data) > MAX_KEY_BYTES:
-        raise ConfigError(f"{where}: file is larger than {MAX_KEY_BYTES} bytes")
     if b"PRIVATE KEY-----" in data:
         raise ConfigError(f"{where}: is a private key. Expected the RSA public key (PEM)")
     key: object
@@ -90,10 +88,12 @@ def load_public_keys(paths: tuple[Path, ...]) -> dict[str, RSAPublicKey]:
 
 def load_private_key(path: Path) -> RSAPrivateKey:
     try:
-        key = load_pem_private_key(path.read_bytes(), password=None)
+        data = read_regular_file(path, max_bytes=MAX_KEY_BYTES, what="private key file")
     except FileNotFoundError:
         raise ConfigError(f"{path}: private key file not found") from None
-    except (OSError, ValueError, TypeError) as exc:
+    try:
+        key = load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
         raise ConfigError(f"{path}: not an unencrypted PEM private key ({exc})") from None
     if not isinstance(key, RSAPrivateKey):
         raise ConfigError(f"{path}: is not an RSA private key. Expected one for RS256")

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
 from nanoadmin.config.errors import ConfigError
-from nanoadmin.config.hocon import parse_hocon
+from nanoadmin.config.files import MAX_CONFIG_BYTES, read_text_file
+from nanoadmin.config.hocon import Confinement, parse_hocon
 from nanoadmin.config.kv import load_kv, looks_like_kv
 from nanoadmin.config.toml import load_toml
 
 ConfigFormat = Literal["hocon", "kv", "toml"]
+# What no config text holds: C0 controls other than tab, line feed and carriage return.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 Tree = dict[str, object]
 
 __all__ = (
@@ -33,23 +37,48 @@ def detect_format(path: Path, text: str) -> ConfigFormat:
     return "hocon"
 
 
-def load_tree(path: Path, *, force_kv: bool = False) -> tuple[ConfigFormat, Tree]:
-    """Read ``path`` and return its format and plain tree; ConfigError on any failure."""
+def load_tree(
+    path: Path, *, force_kv: bool = False, included: list[Path] | None = None
+) -> tuple[ConfigFormat, Tree]:
+    """Read ``path`` and return its format and plain tree; ConfigError on any failure.
+    ``included`` gets every file the config included."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_file(path, max_bytes=MAX_CONFIG_BYTES, what="config file")
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
     fmt: ConfigFormat = "kv" if force_kv else detect_format(path, text)
-    return fmt, parse_text(text, fmt, path=path, source=str(path))
+    return fmt, parse_text(text, fmt, path=path, source=str(path), included=included)
 
 
-def parse_text(text: str, fmt: ConfigFormat, *, path: Path, source: str) -> Tree:
+def parse_text(
+    text: str,
+    fmt: ConfigFormat,
+    *,
+    path: Path,
+    source: str,
+    confined_to: Confinement = None,
+    included: list[Path] | None = None,
+) -> Tree:
     """``text`` in ``fmt`` as a plain tree: includes resolve beside ``path``, messages name
-    ``source``; ConfigError on any failure."""
+    ``source``; ConfigError on any failure, and for text that holds no settings at all (a
+    server would then run on every default, the default password included).
+
+    ``confined_to``: the folders includes may come from (text posted through the API).
+    """
+    control = _CONTROL_CHARACTER.search(text)
+    if control is not None:
+        line = text.count("\n", 0, control.start()) + 1
+        raise ConfigError(
+            f"{source}:{line}: holds the control character {control.group()!r}; expected text"
+        )
     if fmt == "kv":
-        return load_kv(Path(source), text)
-    if fmt == "toml":
-        return load_toml(Path(source), text)
-    return parse_hocon(text, basedir=path.parent, source=source)
+        tree = load_kv(Path(source), text)
+    elif fmt == "toml":
+        tree = load_toml(Path(source), text)
+    else:
+        tree = parse_hocon(
+            text, basedir=path.parent, source=source, confined_to=confined_to, included=included
+        )
+    if not tree:
+        raise ConfigError(f"{source}: holds no settings; expected at least an http_server block")
+    return tree

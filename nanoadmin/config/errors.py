@@ -21,9 +21,11 @@ def key_location(path: Path | None, dotted_key: str) -> str:
     """``file:line`` for the last line that sets ``dotted_key``'s last part, else the file name."""
     if path is None:
         return "<defaults>"
+    from nanoadmin.config.files import MAX_CONFIG_BYTES, read_text_file
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        text = read_text_file(path, max_bytes=MAX_CONFIG_BYTES)
+    except (OSError, ConfigError):
         return str(path)
     lines = text.splitlines()
     # The full dotted key first (KV files, dotted HOCON), then its last part inside a block.

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 _DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)?\s*$", re.IGNORECASE)
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -14,14 +15,42 @@ _TRUE = frozenset({"true", "yes", "on"})
 _FALSE = frozenset({"false", "no", "off"})
 
 
+# Keys whose values are secrets: a message about one never shows the value, whatever its type.
+_SECRET_NAMES = frozenset({"password", "key_password", "keypass"})
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether the dotted ``key`` (or environment variable) holds a secret."""
+    last = key.rsplit(".", 1)[-1].lower()
+    return last in _SECRET_NAMES or last.endswith("_password")
+
+
 class ValueProblem(Exception):
     """A value that does not have the expected form; settings turn it into a ConfigError."""
 
     def __init__(self, key: str, value: object, expected: str) -> None:
-        super().__init__(f"{key} has value {shown(value)}. Expected {expected}.")
-        self.key = key
         # For messages that must not echo what was sent (it may come from an included file).
         self.without_value = f"{key} has an invalid value. Expected {expected}."
+        if is_secret_key(key):
+            super().__init__(self.without_value)
+        else:
+            super().__init__(f"{key} has value {shown(value)}. Expected {expected}.")
+        self.key = key
+
+
+class UnknownKey(ValueProblem):
+    """A key where nanoadmin knows every key there may be; ``known`` says which."""
+
+    def __init__(self, key: str, known: Sequence[str], what: str) -> None:
+        parent = key.rsplit(".", 1)[0] if "." in key else ""
+        name = key.rsplit(".", 1)[-1]
+        close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+        hint = f" Did you mean {parent + '.' if parent else ''}{close[0]}?" if close else ""
+        listed = f" Expected one of: {', '.join(known)}." if len(known) > 1 else ""
+        message = f"{key} is not {what}.{hint}{listed}"
+        Exception.__init__(self, message)
+        self.key = key
+        self.without_value = message
 
 
 def shown(value: object, limit: int = 80) -> str:
@@ -70,14 +99,18 @@ def integer(key: str, value: object, *, minimum: int = 0, maximum: int = MAX_INT
 
 
 def number(key: str, value: object) -> float:
+    """A finite number within NanoMQ's 32-bit fields (``1e300`` is no keepalive multiplier)."""
+    found: float | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
+        found = float(value) if abs(value) <= MAX_INTEGER else None
+    elif isinstance(value, str) and len(value) <= 40:
         try:
-            return float(value)
+            found = float(value)
         except ValueError:
             pass
-    raise ValueProblem(key, value, "a number")
+    if found is None or not -MAX_INTEGER <= found <= MAX_INTEGER:  # NaN fails both
+        raise ValueProblem(key, value, f"a number -{MAX_INTEGER}..{MAX_INTEGER}")
+    return found
 
 
 def string(key: str, value: object) -> str:

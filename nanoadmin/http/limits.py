@@ -1,13 +1,48 @@
-"""Every bound and deadline of the HTTP listener, in one place."""
+"""Every bound and deadline of the HTTP listener, in one place.
+
+What a client can make the server hold before it has authenticated is bounded here: the bytes
+of a request head, the time to send it, the number of connections, and the time a connection
+may sit idle. Bodies are read only after auth, within ``max_body`` (the config's) and
+BODY_READ_TIMEOUT.
+"""
 
 from __future__ import annotations
 
 # -- the request head, read before anything is known about the client ---------------------------
 
-# One header line (name and value) or the request line: large enough that a 100 KB
-# Authorization header reaches auth and gets a JSON 401.
-MAX_FIELD_SIZE = 128 * 1024
-MAX_LINE_SIZE = 128 * 1024
+# One header line (name and value) or the request line: a 16 KiB Authorization header holds
+# any RS256 token a user needs (an 8192-bit key's signature is 1.4 KB of base64).
+MAX_FIELD_SIZE = 16 * 1024
+MAX_LINE_SIZE = 16 * 1024
+# Header lines in one request, and the bytes of the whole head (request line and headers):
+# a thousand connections that each send a head up to this cap and never finish it hold
+# about 50 MB.
+MAX_HEADERS = 100
+MAX_HEAD_BYTES = 32 * 1024
+# From the first byte of a request to the end of its head.
+HEAD_READ_TIMEOUT = 10.0
+# A Basic credential longer than this is refused before it is decoded: decoding is pure Python.
+MAX_BASIC_CREDENTIAL = 4096
+
+# -- the body, read only once the request has authenticated --------------------------------------
+
+BODY_READ_TIMEOUT = 10.0
+# After an answer that did not read the body (a 401, a 413), how long the rest of it may still
+# arrive (and be thrown away) before the connection closes.
+LINGER_TIMEOUT = 1.0
+
+# -- connections --------------------------------------------------------------------------------
+
+# A keep-alive connection with no request in progress is closed after this long.
+IDLE_TIMEOUT = 30.0
+# Open connections at most (``nanoadmin.max_connections`` changes it). At the cap, a new
+# connection sheds the oldest idle one, else the one that has been sending its head longest;
+# when every connection is busy with a request, the new one is answered 503 and closed.
+DEFAULT_MAX_CONNECTIONS = 1024
+# File descriptors kept free of connections: config, key and log files, the listening socket.
+RESERVED_FILES = 64
+# The soft open-files limit is raised towards the hard one at start, up to this.
+WANTED_OPEN_FILES = 65536
 
 # -- routing --------------------------------------------------------------------------------------
 

@@ -223,14 +223,15 @@ def setup_pipeline(
             in_flight.count += 1
             try:
                 if request.body_exists:
+                    # A declared length over max_body is refused before anything else; any
+                    # body is read only by a handler, after auth (aiohttp then holds it to
+                    # client_max_size, which is max_body, and read_body to its deadline).
                     limit = runtime.settings.http_server.max_body
                     length = request.content_length
                     if length is not None and length > limit:
                         raise PayloadTooLarge(
                             f"request body of {length} bytes exceeds max_body {limit}"
                         )
-                    if length is None:
-                        await request.read()  # aiohttp enforces client_max_size (= max_body)
                 return await handler(request)
             except Exception as exc:
                 return response_for(request, exc)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import TypeVar
 
 import orjson
 from aiohttp import web
 
-from nanoadmin.errors import BadRequestBody
+from nanoadmin.errors import REQ_PARAMS_JSON_FORMAT_ILLEGAL, ApiError, BadRequestBody
+from nanoadmin.http.limits import BODY_READ_TIMEOUT
 
 JSON = "application/json"
 T = TypeVar("T", dict[str, object], list[object])
@@ -25,10 +27,24 @@ def json_response(
     return web.Response(body=dumps(body), status=status, content_type=JSON, headers=headers)
 
 
+async def read_body(request: web.Request) -> bytes:
+    """The whole body, read within BODY_READ_TIMEOUT (aiohttp holds it to max_body); 408 and
+    the connection closed when it does not arrive in time."""
+    try:
+        async with asyncio.timeout(BODY_READ_TIMEOUT):
+            return await request.read()
+    except TimeoutError:
+        raise ApiError(
+            f"request body not received within {BODY_READ_TIMEOUT:g} s",
+            status=408,
+            code=REQ_PARAMS_JSON_FORMAT_ILLEGAL,
+        ) from None
+
+
 async def json_body(request: web.Request, kind: type[T]) -> T:
     """The body parsed as JSON and checked to be ``kind`` (an object or an array); 400 with
     code 109 otherwise."""
-    raw = await request.read()
+    raw = await read_body(request)
     wanted = "object" if kind is dict else "array"
     if not raw.strip():
         raise BadRequestBody(f"request body is empty; expected a JSON {wanted}")

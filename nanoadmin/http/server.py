@@ -9,17 +9,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import resource
 import signal
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 
 from nanoadmin.appkeys import IDENTITY_KEY, IN_FLIGHT_KEY, RUNTIME_KEY
 from nanoadmin.errors import UNKNOWN_MISTAKE, coded_body
-from nanoadmin.http.limits import LISTEN_BACKLOG, SHUTDOWN_TIMEOUT
+from nanoadmin.http.limits import (
+    HEAD_READ_TIMEOUT,
+    LINGER_TIMEOUT,
+    LISTEN_BACKLOG,
+    MAX_HEAD_BYTES,
+    RESERVED_FILES,
+    SHUTDOWN_TIMEOUT,
+    WANTED_OPEN_FILES,
+)
 from nanoadmin.http.responses import dumps
 
 logger = logging.getLogger("nanoadmin")
@@ -56,8 +67,177 @@ class InFlight:
         return True
 
 
-class JsonErrorRequestHandler(RequestHandler):
-    """Bad request lines, header bytes or sizes: a JSON body (D7) and one log line, no traceback."""
+def _raw_answer(status: int, reason: str, message: str) -> bytes:
+    """A whole HTTP answer with a JSON body, for when there is no request object to answer."""
+    body = dumps(coded_body(UNKNOWN_MISTAKE, message))
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+_HEAD_TOO_LARGE = _raw_answer(
+    431, "Request Header Fields Too Large", f"request head larger than {MAX_HEAD_BYTES} bytes"
+)
+_HEAD_TOO_SLOW = _raw_answer(
+    408, "Request Timeout", f"request head not received within {HEAD_READ_TIMEOUT:g} s"
+)
+_TOO_MANY_CONNECTIONS = _raw_answer(
+    503, "Service Unavailable", "too many connections are busy; try again"
+)
+
+
+class ConnectionGuard:
+    """The open connections of one listener, oldest first, and what happens at the cap: a new
+    connection sheds the longest-idle keep-alive connection, else the one that has been sending
+    its request head longest; when every one is busy with a request, the new one is refused."""
+
+    def __init__(self, max_connections: int) -> None:
+        self.max_connections = max_connections
+        self._open: dict[GuardedRequestHandler, None] = {}
+        self.shed = 0
+        self.refused = 0
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def admit(self, handler: GuardedRequestHandler) -> bool:
+        if len(self._open) >= self.max_connections:
+            victim = self._victim()
+            if victim is None:
+                self.refused += 1
+                return False
+            self.shed += 1
+            victim.shed()
+        self._open[handler] = None
+        return True
+
+    def forget(self, handler: GuardedRequestHandler) -> None:
+        self._open.pop(handler, None)
+
+    def _victim(self) -> GuardedRequestHandler | None:
+        idle = [h for h in self._open if h.is_idle()]
+        if idle:
+            return min(idle, key=lambda h: h.idle_since)
+        heads = [h for h in self._open if h.head_started is not None]
+        if heads:
+            return min(heads, key=lambda h: h.head_started or 0.0)
+        return None
+
+
+class GuardedRequestHandler(RequestHandler):
+    """aiohttp's connection handler held to the bounds in ``limits``: the bytes and the time of
+    a request head, and the listener's connection cap; and answering malformed requests with
+    a JSON body (D7) and one log line, no traceback."""
+
+    __slots__ = (
+        "_guard",
+        "_head_bytes",
+        "_head_timer",
+        "_body",
+        "_discarding",
+        "head_started",
+        "idle_since",
+    )
+
+    def __init__(self, manager: web.Server, *, guard: ConnectionGuard, **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        self._guard = guard
+        self._head_bytes = 0
+        self._head_timer: asyncio.TimerHandle | None = None
+        # The body of the last request read, while it is still arriving.
+        self._body: StreamReader | None = None
+        # Answered and closing: what still arrives is thrown away.
+        self._discarding = False
+        self.head_started: float | None = None
+        self.idle_since = time.monotonic()
+
+    # -- the connection cap -------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if not self._guard.admit(self):
+            http_logger.warning("refused a connection: all %d are busy", len(self._guard))
+            self._answer_and_close(_TOO_MANY_CONNECTIONS)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._guard.forget(self)
+        self._stop_head_timer()
+        super().connection_lost(exc)
+
+    def is_idle(self) -> bool:
+        """Waiting for a next request of which no byte has come."""
+        return (
+            self._head_bytes == 0
+            and not self._request_in_progress
+            and not self._messages
+            and (self._body is None or self._body.is_eof())
+        )
+
+    def shed(self) -> None:
+        """Closed to make room for a new connection."""
+        http_logger.debug("closing a connection to make room for a new one")
+        self.force_close()
+        if self.transport is not None:
+            self.transport.close()
+
+    # -- the request head -----------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if self._discarding:
+            return
+        if self._force_close or self._close:
+            return
+        body = self._body
+        if body is not None and not body.is_eof():
+            super().data_received(data)  # a body, after its head: held to max_body by aiohttp
+            return
+        if self._head_bytes == 0:
+            self.head_started = time.monotonic()
+            self._head_timer = self._loop.call_later(HEAD_READ_TIMEOUT, self._head_too_slow)
+        requests = self._request_count
+        super().data_received(data)
+        if self._request_count != requests:
+            self._stop_head_timer()
+            self._head_bytes = 0
+            self.head_started = None
+            payload = self._messages[-1][1] if self._messages else None
+            self._body = payload if isinstance(payload, StreamReader) else None
+            return
+        # No head completed: what arrived is buffered, unparsed, until one does.
+        self._head_bytes += len(data)
+        if self._head_bytes > MAX_HEAD_BYTES:
+            http_logger.warning("request head over %d bytes; connection closed", MAX_HEAD_BYTES)
+            self._answer_and_close(_HEAD_TOO_LARGE)
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        http_logger.warning(
+            "request head not received in %gs; connection closed", HEAD_READ_TIMEOUT
+        )
+        self._answer_and_close(_HEAD_TOO_SLOW)
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _answer_and_close(self, answer: bytes) -> None:
+        """Send ``answer`` and close, after reading (and throwing away) what the client still
+        sends for a moment: closing with unread bytes would reset the connection, and the
+        client would lose the answer."""
+        self._stop_head_timer()
+        transport = self.transport
+        # force_close() without closing the transport yet.
+        self._force_close = self._discarding = True
+        if self._waiter is not None:
+            self._waiter.cancel()
+        if transport is None:
+            return
+        transport.write(answer)
+        transport.resume_reading()
+        self._loop.call_later(LINGER_TIMEOUT, transport.close)
 
     def handle_error(
         self,
@@ -87,24 +267,62 @@ class JsonErrorRequestHandler(RequestHandler):
         return response
 
 
-class JsonErrorServer(web.Server):
+class GuardedServer(web.Server):
+    def __init__(self, *args: Any, guard: ConnectionGuard, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.guard = guard
+
     def __call__(self) -> RequestHandler:
-        return JsonErrorRequestHandler(self, loop=self._loop, **self._kwargs)
+        return GuardedRequestHandler(self, guard=self.guard, loop=self._loop, **self._kwargs)
 
 
 class AppRunner(web.AppRunner):
-    """web.AppRunner whose connections use JsonErrorRequestHandler."""
+    """web.AppRunner whose connections are GuardedRequestHandlers."""
+
+    def __init__(self, app: web.Application, *, max_connections: int, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self.guard = ConnectionGuard(max_connections)
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()
         kwargs: dict[str, Any] = dict(server._kwargs)
-        return JsonErrorServer(
-            server.request_handler,
+        app_handler = server.request_handler
+
+        # No route can match a target without a leading slash (OPTIONS *, CONNECT host:port),
+        # and aiohttp would answer it in plain text. A plain function: the usual request
+        # costs one call, not a coroutine frame.
+        def request_handler(request: web.BaseRequest) -> Awaitable[web.StreamResponse]:
+            if request.path.startswith("/"):
+                return app_handler(request)
+            return _no_route(request)
+
+        return GuardedServer(
+            request_handler,
             request_factory=server.request_factory,
             handler_cancellation=server.handler_cancellation,
             loop=server._loop,
+            guard=self.guard,
             **kwargs,
         )
+
+
+async def _no_route(request: web.BaseRequest) -> web.StreamResponse:
+    body = coded_body(UNKNOWN_MISTAKE, f"no such path: {request.raw_path[:80]!r}")
+    return web.Response(status=404, body=dumps(body), content_type="application/json")
+
+
+def open_files_limit() -> int:
+    """Raise the soft limit on open files towards the hard one (WANTED_OPEN_FILES at most);
+    the soft limit in force after."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = WANTED_OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, WANTED_OPEN_FILES)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass
+    return WANTED_OPEN_FILES if soft == resource.RLIM_INFINITY else soft
 
 
 class AccessLogger(AbstractAccessLogger):
@@ -154,8 +372,13 @@ async def serve(app: web.Application) -> None:
     """Serve until asked to stop; in-flight requests finish before this returns."""
     runtime, in_flight = app[RUNTIME_KEY], app[IN_FLIGHT_KEY]
     http = runtime.settings.http_server
+    wanted = runtime.settings.nanoadmin.max_connections
+    max_connections = min(wanted, open_files_limit() - RESERVED_FILES)
+    if max_connections < wanted:
+        logger.warning("open files limit allows %d connections, not %d", max_connections, wanted)
     runner = AppRunner(
         app,
+        max_connections=max_connections,
         access_log_class=AccessLogger,
         access_log=logging.getLogger("nanoadmin.access"),
         shutdown_timeout=SHUTDOWN_TIMEOUT,

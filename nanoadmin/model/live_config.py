@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from nanoadmin.config import ConfigError
+from nanoadmin.config.files import MAX_PEM_BYTES, read_regular_file
 from nanoadmin.model.bridges import BridgeTable, render_tls
 from nanoadmin.model.secrets import MASK, is_mask_echo, masked
 from nanoadmin.settings import (
@@ -24,32 +26,36 @@ from nanoadmin.settings import (
 
 SECTIONS = ("basic", "tls", "auth", "auth_http", "websocket", "http_server", "sqlite", "bridge")
 
-MAX_PEM_BYTES = 1024 * 1024
 
-
-def _pem(base: Path | None, value: str | None) -> str | None:
-    """NanoMQ renders TLS files by their contents; an unreadable file renders as null, and so
-    does one larger than any PEM file (``/dev/zero`` never ends)."""
-    if value is None or "\0" in value:
+def _certificates(base: Path | None, value: str | None) -> str | None:
+    """NanoMQ renders TLS files by their contents. nanoadmin shows the contents of a file only
+    when it holds PEM certificates that parse as such (what any other file holds is nobody's
+    business through this API: a config can name any path); anything else shows as its path."""
+    if value is None:
         return None
     path = Path(value)
     if not path.is_absolute() and base is not None:
         path = base.parent / path
     try:
-        with path.open("rb") as file:
-            data = file.read(MAX_PEM_BYTES + 1)
-    except OSError:
-        return None
-    if len(data) > MAX_PEM_BYTES:
-        return None
-    return data.decode("utf-8", errors="replace")
+        data = read_regular_file(path, max_bytes=MAX_PEM_BYTES, what="certificate file")
+    except (OSError, ConfigError):
+        return value
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        return value
+    from cryptography import x509  # only for servers that show certificates
+
+    try:
+        x509.load_pem_x509_certificates(data)
+        return data.decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return value
 
 
 def _listener_tls(tls: TlsSettings, base: Path | None) -> dict[str, object]:
     rendered = render_tls(tls)
-    rendered["key"] = _pem(base, tls.keyfile)
-    rendered["cert"] = _pem(base, tls.certfile)
-    rendered["cacert"] = _pem(base, tls.cacertfile)
+    # The key shows masked (D6) whatever the file holds; its path is all there is to show.
+    rendered["cert"] = _certificates(base, tls.certfile)
+    rendered["cacert"] = _certificates(base, tls.cacertfile)
     return rendered
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, NamedTuple, NoReturn, TypeVar
 
+from nanoadmin.config.files import MAX_SCENARIO_BYTES, FileProblem, read_regular_file
 from nanoadmin.model.broker import BrokerModel, Client, DuplicateClient, RetainedMessage
 from nanoadmin.model.topics import is_valid_filter, is_valid_topic_name
 
@@ -47,9 +48,12 @@ def load_scenario(path: Path) -> Scenario:
     """Read and validate a scenario file: ``.toml`` or ``.json``, else whichever parses."""
     source = str(path)
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise ScenarioError(f"{source}: cannot read the file: {exc.strerror or exc}") from None
+        data = read_regular_file(path, max_bytes=MAX_SCENARIO_BYTES, what="scenario")
+        text = data.decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ScenarioError(f"{source}: cannot read the file: file not found") from None
+    except FileProblem as problem:
+        raise ScenarioError(problem.message) from None
     except UnicodeDecodeError:
         raise ScenarioError(f"{source}: not UTF-8 text") from None
     suffix = path.suffix.lower()
