@@ -8,10 +8,10 @@ from nanoadmin.api import PUBLIC_ROUTES, ROUTES
 from nanoadmin.appkeys import RUNTIME_KEY
 from nanoadmin.http.limits import (
     IDLE_TIMEOUT,
-    LINGER_TIMEOUT,
     MAX_FIELD_SIZE,
     MAX_HEADERS,
     MAX_LINE_SIZE,
+    UNREAD_BODY_TIMEOUT,
 )
 from nanoadmin.http.pipeline import setup_pipeline
 from nanoadmin.model.scenario import Scenario
@@ -29,7 +29,7 @@ def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Appl
             "max_line_size": MAX_LINE_SIZE,
             "max_headers": MAX_HEADERS,
             "keepalive_timeout": IDLE_TIMEOUT,
-            "lingering_time": LINGER_TIMEOUT,
+            "lingering_time": UNREAD_BODY_TIMEOUT,
         },
     )
     app[RUNTIME_KEY] = runtime

@@ -173,7 +173,9 @@ class VerifiedTokenCache:
         while self._entries and (
             len(self._entries) >= self.max_size or self._chars + len(token) > self.max_chars
         ):
-            self._chars -= len(self._entries.pop(next(iter(self._entries))))
+            oldest = next(iter(self._entries))
+            del self._entries[oldest]
+            self._chars -= len(oldest)
         self._entries[token] = (accepted_until, identity)
         self._chars += len(token)
 

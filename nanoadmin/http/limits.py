@@ -28,17 +28,23 @@ MAX_BASIC_CREDENTIAL = 4096
 
 BODY_READ_TIMEOUT = 10.0
 # After an answer that did not read the body (a 401, a 413), how long the rest of it may still
-# arrive (and be thrown away) before the connection closes.
+# arrive, read and thrown away, before the connection closes: a client that sends it is not
+# made to start again at once (the connection can be shed meanwhile if another needs room).
+UNREAD_BODY_TIMEOUT = BODY_READ_TIMEOUT
+# After a refusal written straight to the socket (a head too large or too slow), how long what
+# the client still sends is thrown away before the close: closing with unread bytes would reset
+# the connection, and the client would lose the answer.
 LINGER_TIMEOUT = 1.0
 
 # -- connections --------------------------------------------------------------------------------
 
 # A keep-alive connection with no request in progress is closed after this long.
 IDLE_TIMEOUT = 30.0
-# Open connections at most (``nanoadmin.max_connections`` changes it). At the cap, a new
-# connection sheds the oldest idle one, else the one that has been sending its head longest;
-# when every connection is busy with a request, the new one is answered 503 and closed.
-DEFAULT_MAX_CONNECTIONS = 1024
+# Open connections at most (``nanoadmin.max_connections`` changes it): as many connections
+# all sending heads up to MAX_HEAD_BYTES hold about 200 MB. At the cap, a new connection sheds
+# the longest-idle one, else the slowest head; when every connection has a request in
+# progress, the new one is answered 503 and closed.
+DEFAULT_MAX_CONNECTIONS = 4096
 # File descriptors kept free of connections: config, key and log files, the listening socket.
 RESERVED_FILES = 64
 # The soft open-files limit is raised towards the hard one at start, up to this.

@@ -7,6 +7,7 @@ line, and the count of requests in flight that a stop waits for.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import re
 import resource
@@ -88,41 +89,87 @@ _TOO_MANY_CONNECTIONS = _raw_answer(
 )
 
 
+# A crowd of at least this many connections that shrinks to a quarter of itself releases the
+# freed memory to the system.
+TRIM_AFTER_CONNECTIONS = 64
+
+
+def release_free_memory() -> None:
+    """glibc's malloc_trim: hand freed heap memory back to the system; a no-op elsewhere."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 class ConnectionGuard:
-    """The open connections of one listener, oldest first, and what happens at the cap: a new
-    connection sheds the longest-idle keep-alive connection, else the one that has been sending
-    its request head longest; when every one is busy with a request, the new one is refused."""
+    """The open connections of one listener by what each is doing, and what happens at the
+    cap: a new connection sheds the longest-idle one (answered, waiting for a next request or
+    for the rest of a body nobody will read), else the one whose head began to arrive first
+    (a slow sender), else a new one that has sent nothing; when every connection has a request
+    in progress, the new one is refused. Each state is a dict in the order connections entered
+    it, so that finding the one to shed takes no search."""
 
     def __init__(self, max_connections: int) -> None:
         self.max_connections = max_connections
-        self._open: dict[GuardedRequestHandler, None] = {}
+        self.open = 0
         self.shed = 0
         self.refused = 0
+        self._idle: dict[GuardedRequestHandler, None] = {}
+        self._sending: dict[GuardedRequestHandler, None] = {}
+        self._silent: dict[GuardedRequestHandler, None] = {}
+        self._peak = 0
 
     def __len__(self) -> int:
-        return len(self._open)
+        return self.open
 
     def admit(self, handler: GuardedRequestHandler) -> bool:
-        if len(self._open) >= self.max_connections:
+        if self.open >= self.max_connections:
             victim = self._victim()
             if victim is None:
                 self.refused += 1
                 return False
             self.shed += 1
             victim.shed()
-        self._open[handler] = None
+        self.open += 1
+        self._peak = max(self._peak, self.open)
+        self._silent[handler] = None
         return True
 
-    def forget(self, handler: GuardedRequestHandler) -> None:
-        self._open.pop(handler, None)
+    def sending(self, handler: GuardedRequestHandler) -> None:
+        """The first bytes of a head have come."""
+        self._idle.pop(handler, None)
+        self._silent.pop(handler, None)
+        self._sending[handler] = None
+
+    def busy(self, handler: GuardedRequestHandler) -> None:
+        """A whole head has come: a request is in progress."""
+        self._sending.pop(handler, None)
+        self._silent.pop(handler, None)
+
+    def idle(self, handler: GuardedRequestHandler) -> None:
+        """Answered."""
+        self._idle[handler] = None
+
+    def forget(self, handler: GuardedRequestHandler, *, admitted: bool) -> None:
+        for state in (self._idle, self._sending, self._silent):
+            state.pop(handler, None)
+        if not admitted:
+            return
+        self.open -= 1
+        if self._peak >= TRIM_AFTER_CONNECTIONS and self.open <= self._peak // 4:
+            # Most of a crowd of connections has gone: give the memory their buffers took back
+            # to the system (the C allocator keeps freed memory for reuse otherwise).
+            self._peak = self.open
+            release_free_memory()
 
     def _victim(self) -> GuardedRequestHandler | None:
-        idle = [h for h in self._open if h.is_idle()]
-        if idle:
-            return min(idle, key=lambda h: h.idle_since)
-        heads = [h for h in self._open if h.head_started is not None]
-        if heads:
-            return min(heads, key=lambda h: h.head_started or 0.0)
+        for state in (self._idle, self._sending, self._silent):
+            if state:
+                victim = next(iter(state))
+                del state[victim]
+                return victim
         return None
 
 
@@ -131,77 +178,61 @@ class GuardedRequestHandler(RequestHandler):
     a request head, and the listener's connection cap; and answering malformed requests with
     a JSON body (D7) and one log line, no traceback."""
 
-    __slots__ = (
-        "_guard",
-        "_head_bytes",
-        "_head_timer",
-        "_body",
-        "_discarding",
-        "head_started",
-        "idle_since",
-    )
+    __slots__ = ("_guard", "_admitted", "_head_bytes", "_head_timer", "_body", "_discarding")
 
     def __init__(self, manager: web.Server, *, guard: ConnectionGuard, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self._guard = guard
+        self._admitted = False
+        # Bytes of a head that has not completed yet, and its deadline.
         self._head_bytes = 0
         self._head_timer: asyncio.TimerHandle | None = None
         # The body of the last request read, while it is still arriving.
         self._body: StreamReader | None = None
         # Answered and closing: what still arrives is thrown away.
         self._discarding = False
-        self.head_started: float | None = None
-        self.idle_since = time.monotonic()
 
     # -- the connection cap -------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        if not self._guard.admit(self):
+        self._admitted = self._guard.admit(self)
+        if not self._admitted:
             http_logger.warning("refused a connection: all %d are busy", len(self._guard))
             self._answer_and_close(_TOO_MANY_CONNECTIONS)
+            return
+        # A connection that sends nothing is a head that does not come.
+        self._head_timer = self._loop.call_later(HEAD_READ_TIMEOUT, self._head_too_slow)
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        self._guard.forget(self)
+        self._guard.forget(self, admitted=self._admitted)
         self._stop_head_timer()
         super().connection_lost(exc)
-
-    def is_idle(self) -> bool:
-        """Waiting for a next request of which no byte has come."""
-        return (
-            self._head_bytes == 0
-            and not self._request_in_progress
-            and not self._messages
-            and (self._body is None or self._body.is_eof())
-        )
 
     def shed(self) -> None:
         """Closed to make room for a new connection."""
         http_logger.debug("closing a connection to make room for a new one")
         self.force_close()
-        if self.transport is not None:
-            self.transport.close()
 
     # -- the request head -----------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
-        if self._discarding:
-            return
-        if self._force_close or self._close:
+        if self._discarding or self._force_close or self._close:
             return
         body = self._body
         if body is not None and not body.is_eof():
             super().data_received(data)  # a body, after its head: held to max_body by aiohttp
             return
         if self._head_bytes == 0:
-            self.head_started = time.monotonic()
-            self._head_timer = self._loop.call_later(HEAD_READ_TIMEOUT, self._head_too_slow)
+            self._guard.sending(self)
+            if self._head_timer is None:
+                self._head_timer = self._loop.call_later(HEAD_READ_TIMEOUT, self._head_too_slow)
         requests = self._request_count
         super().data_received(data)
         if self._request_count != requests:
             self._stop_head_timer()
             self._head_bytes = 0
-            self.head_started = None
+            self._guard.busy(self)
             payload = self._messages[-1][1] if self._messages else None
             self._body = payload if isinstance(payload, StreamReader) else None
             return
@@ -210,6 +241,14 @@ class GuardedRequestHandler(RequestHandler):
         if self._head_bytes > MAX_HEAD_BYTES:
             http_logger.warning("request head over %d bytes; connection closed", MAX_HEAD_BYTES)
             self._answer_and_close(_HEAD_TOO_LARGE)
+
+    def log_access(
+        self, request: web.BaseRequest, response: web.StreamResponse, time_: float | None
+    ) -> None:
+        # aiohttp calls this once an answer is written, whether or not it logs it.
+        if not self._messages and self._head_bytes == 0:
+            self._guard.idle(self)
+        super().log_access(request, response, time_)
 
     def _head_too_slow(self) -> None:
         self._head_timer = None
