@@ -6,12 +6,19 @@ What they are built from is in ``tests/support``.
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
+from aiohttp import ClientSession
 from aiohttp.pytest_plugin import AiohttpClient
+from aiohttp.test_utils import TestServer
+from aiohttp.web_runner import BaseRunner
 
 from nanoadmin.app import create_app
+from nanoadmin.http.limits import DEFAULT_MAX_CONNECTIONS
+from nanoadmin.http.server import AppRunner
 from nanoadmin.model.scenario import Scenario, demo_scenario, reference_scenario
 from nanoadmin.settings import Settings, load_settings, settings_from_tree
 from tests.support import (
@@ -38,14 +45,30 @@ def other_keypair(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
     return write_keypair(tmp_path_factory.mktemp("other-keys"))
 
 
+class GuardedTestServer(TestServer):
+    """aiohttp's test server on nanoadmin's own runner: connections get the listener's guards
+    and its JSON answers to malformed requests, as they do in ``nanoadmin start``."""
+
+    async def _make_runner(self, **kwargs: Any) -> BaseRunner:
+        return AppRunner(self.app, max_connections=DEFAULT_MAX_CONNECTIONS, **kwargs)
+
+
 @pytest.fixture
 def make_client(aiohttp_client: AiohttpClient) -> ClientFactory:
     """A real server on a loopback port for ``settings``, and a client for it."""
 
     async def factory(settings: Settings, scenario: Scenario | None = None) -> Client:
-        return await aiohttp_client(create_app(settings, scenario or reference_scenario()))
+        app = create_app(settings, scenario or reference_scenario())
+        # A TestServer's client serves app requests, as the Application overload says.
+        return cast(Client, await aiohttp_client(GuardedTestServer(app)))
 
     return factory
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[ClientSession]:
+    async with ClientSession() as session:
+        yield session
 
 
 @pytest.fixture

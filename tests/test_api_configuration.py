@@ -20,6 +20,7 @@ from tests.support import (
     ClientFactory,
     KeyPair,
     basic_settings,
+    self_signed_certificate,
 )
 from tests.support.api import AUTH, get, post
 from tests.support.openapi import Servers
@@ -109,10 +110,10 @@ async def test_reload_of_a_strange_file_keeps_serving(
         assert response.status == 400
         assert (await response.json())["code"] == 117
         assert client.app[RUNTIME_KEY].settings.http_server.port == 8081
-    else:  # an unreadable TLS file renders as null, as in NanoMQ
+    else:  # a TLS key file is never read: it shows masked, whatever it names
         assert response.status == 200, await response.text()
         tls = (await get(client, "/api/v4/configuration/tls"))["data"]["tls"]
-        assert tls["key"] is None
+        assert tls["key"] == "******"
     assert (await client.get("/api/v4/brokers", headers=AUTH)).status == 200
 
 
@@ -197,7 +198,7 @@ async def test_a_certificate_file_holding_its_key_never_shows_the_key(
     ).decode()
     if key_format == "cut short":
         key_pem = "\n".join(key_pem.splitlines()[:-1])
-    certificate = "-----BEGIN CERTIFICATE-----\nMIIBcert\n-----END CERTIFICATE-----\n"
+    certificate = self_signed_certificate(keypair.private)
     (tmp_path / "combined.pem").write_text(certificate + key_pem)
     conf = tmp_path / "nanomq.conf"
     conf.write_text(
@@ -213,6 +214,33 @@ async def test_a_certificate_file_holding_its_key_never_shows_the_key(
     if key_format != "cut short":
         assert tls["cert"].startswith(certificate)
         assert tls["cacert"] == tls["cert"]
+
+
+async def test_only_files_that_hold_certificates_show_their_contents(
+    make_client: ClientFactory, tmp_path: Path, keypair: KeyPair
+) -> None:
+    certificate = self_signed_certificate(keypair.private)
+    (tmp_path / "cert.pem").write_text(certificate)
+    (tmp_path / "fake.pem").write_text(
+        "-----BEGIN CERTIFICATE-----\nMIIBcert\n-----END CERTIFICATE-----\n"
+    )
+    (tmp_path / "notes.txt").write_text("a file that is no certificate\n")
+    conf = tmp_path / "nanomq.conf"
+    conf.write_text(
+        "http_server { port = 8081 }\n"
+        'listeners.ssl { bind = "0.0.0.0:8883", certfile = "cert.pem", cacertfile = "fake.pem" }\n'
+    )
+    client = await make_client(load_settings(str(conf), environ={}))
+    tls = (await get(client, "/api/v4/configuration/tls"))["data"]["tls"]
+    assert tls["cert"] == certificate
+    assert tls["cacert"] == "fake.pem"  # PEM armour around no certificate: its path
+    conf.write_text(
+        "http_server { port = 8081 }\n"
+        'listeners.ssl { bind = "0.0.0.0:8883", certfile = "notes.txt", cacertfile = "/etc/hostname" }\n'
+    )
+    client = await make_client(load_settings(str(conf), environ={}))
+    tls = (await get(client, "/api/v4/configuration/tls"))["data"]["tls"]
+    assert (tls["cert"], tls["cacert"]) == ("notes.txt", "/etc/hostname")
 
 
 async def test_ctrl_stop_and_restart(basic_client: Client) -> None:

@@ -89,22 +89,24 @@ def test_log_level_warning_hides_the_access_log() -> None:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signal_drains_in_flight_request(signum: signal.Signals) -> None:
     with running_server("--conf", str(PROJECT / "conf" / "nanomq.conf")) as server:
-        sock = socket.create_connection(("127.0.0.1", server.port))
-        # A chunked body still arriving keeps the request in flight across the signal.
-        sock.sendall(
-            f"POST /api/v4/brokers HTTP/1.1\r\nHost: x\r\nAuthorization: {BASIC_ADMIN}\r\n"
-            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\nabcd\r\n".encode()
-        )
-        time.sleep(0.3)
-        server.process.send_signal(signum)
-        time.sleep(0.3)
-        assert server.process.poll() is None  # still draining
-        sock.sendall(b"0\r\n\r\n")
-        reply = b""
-        while chunk := sock.recv(65536):
-            reply += chunk
-        sock.close()
-        assert reply.startswith(b"HTTP/1.1 405")
+        with socket.create_connection(("127.0.0.1", server.port)) as sock:
+            # A body the handler is still reading keeps the request in flight across the signal.
+            first, last = b'{"topic":"a/b",', b'"payload":"x"}'
+            sock.sendall(
+                f"POST /api/v4/mqtt/publish HTTP/1.1\r\nHost: x\r\nAuthorization: {BASIC_ADMIN}"
+                "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".encode()
+                + b"%x\r\n%s\r\n" % (len(first), first)
+            )
+            time.sleep(0.3)
+            server.process.send_signal(signum)
+            time.sleep(0.3)
+            assert server.process.poll() is None  # still draining
+            sock.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(last), last))
+            reply = b""
+            while chunk := sock.recv(65536):
+                reply += chunk
+        assert reply.startswith(b"HTTP/1.1 200")
+        assert reply.endswith(b'{"code":0}')
         assert server.process.wait(timeout=10) == 0
 
 

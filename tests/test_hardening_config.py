@@ -22,7 +22,8 @@ from aiohttp import ClientSession
 
 from nanoadmin.auth.base import Identity
 from nanoadmin.auth.jwt_auth import VerifiedTokenCache
-from tests.conftest import KeyPair, ServerProcess, running_server, start_process, stop_process
+from tests.support import KeyPair
+from tests.support.processes import ServerProcess, running_server, start_process, stop_process
 
 PASSWORD = "config-pw"
 
@@ -57,7 +58,8 @@ def assert_refused(conf: Path, *fragments: str) -> str:
     assert code == 2, stderr
     assert took < 5.0
     lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
     return lines[0]
@@ -194,7 +196,8 @@ async def test_config_update_may_name_only_files_in_the_operators_folders(
             assert "outside the folders" in str(answer["message"])
         body = HTTP + 'include "/etc/hostname"\n'
         status, answer = await post(http, srv, "/api/v4/config_update", body, basic())
-        assert (status, answer["code"]) == (400, 117) and "outside" in str(answer["message"])
+        assert (status, answer["code"]) == (400, 117)
+        assert "outside" in str(answer["message"])
         assert conf.read_text() == HTTP
         # A file in the folder may be named; what it holds shows only if it is a certificate.
         body = HTTP + 'listeners.ssl {\n  bind = "0.0.0.0:8883"\n  certfile = "notes.txt"\n}\n'
@@ -215,10 +218,12 @@ async def test_auth_can_never_be_switched_off_or_opened_through_the_api(
     with serving(conf) as srv:
         off = "http_server {\n  auth_type = no_auth\n}\n"
         status, answer = await post(http, srv, "/api/v4/config_update", off, basic())
-        assert (status, answer["code"]) == (400, 117) and "switch" in str(answer["message"])
+        assert (status, answer["code"]) == (400, 117)
+        assert "switch" in str(answer["message"])
         defaults = "http_server {\n  auth_type = basic\n}\n"  # admin/public, never configured
         status, answer = await post(http, srv, "/api/v4/config_update", defaults, basic())
-        assert (status, answer["code"]) == (400, 117) and "never set" in str(answer["message"])
+        assert (status, answer["code"]) == (400, 117)
+        assert "never set" in str(answer["message"])
         assert conf.read_text() == HTTP
         await post(http, srv, "/api/v4/reload", "{}", basic())
         async with http.get(srv.url + "/api/v4/brokers") as response:
@@ -232,7 +237,8 @@ async def test_auth_can_never_be_switched_off_or_opened_through_the_api(
     with serving(jwt_conf) as srv:
         switch = '{"data":{"http_server":{"auth_type":"basic"}}}'
         status, answer = await post(http, srv, "/api/v4/configuration", switch, bearer)
-        assert (status, answer["code"]) == (400, 108) and "never set" in str(answer["message"])
+        assert (status, answer["code"]) == (400, 108)
+        assert "never set" in str(answer["message"])
         async with http.get(srv.url + "/api/v4/brokers", headers=basic("admin", "public")) as r:
             assert r.status == 401
         async with http.get(srv.url + "/api/v4/brokers", headers=bearer) as r:
@@ -274,7 +280,8 @@ async def test_a_wrongly_typed_password_is_never_echoed_by_reload(
         status, answer = await post(http, srv, "/api/v4/reload", "{}", basic())
         log = srv.stop()
     assert (status, answer["code"]) == (400, 117)
-    assert "55443322" not in str(answer) and "55443322" not in log
+    assert "55443322" not in str(answer)
+    assert "55443322" not in log
 
 
 async def test_a_strange_file_after_start_never_wedges_reload_sighup_or_stop(
@@ -287,7 +294,8 @@ async def test_a_strange_file_after_start_never_wedges_reload_sighup_or_stop(
         started = time.monotonic()
         status, answer = await post(http, srv, "/api/v4/reload", "{}", basic())
         assert time.monotonic() - started < 2.0
-        assert (status, answer["code"]) == (400, 117) and "FIFO" in str(answer["message"])
+        assert (status, answer["code"]) == (400, 117)
+        assert "FIFO" in str(answer["message"])
         async with http.get(srv.url + "/api/v4/brokers", headers=basic()) as response:
             assert response.status == 200
         started = time.monotonic()
@@ -316,7 +324,8 @@ async def test_config_update_never_writes_through_a_planted_link(
         new = HTTP + "mqtt { property_size = 64 }\n"
         status, answer = await post(http, srv, "/api/v4/config_update", new, basic())
     assert (status, answer) == (200, {"code": 0})
-    assert conf.read_text() == new and victim.read_text() == "untouched\n"
+    assert conf.read_text() == new
+    assert victim.read_text() == "untouched\n"
     assert not conf.is_symlink()
 
 
@@ -325,5 +334,6 @@ def test_the_token_cache_is_bounded_in_characters() -> None:
     identity = Identity("bearer", "k.pub")
     for index in range(2_000):  # 2,000 tokens of 15 KB: 30 MB if only the count held
         cache.put(f"{index:08d}" + "t" * 15_000, 1e12, identity)
-    assert cache.chars <= 1_000_000 and len(cache) == cache.chars // 15_008
+    assert cache.chars <= 1_000_000
+    assert len(cache) == cache.chars // 15_008
     assert cache.get(f"{1999:08d}" + "t" * 15_000) is not None  # the newest stay

@@ -25,8 +25,8 @@ from nanoadmin.http.limits import (
     MAX_HEAD_BYTES,
     WANTED_OPEN_FILES,
 )
-from tests.conftest import ServerProcess, running_server
-from tests.load_client import ConnectionClosed, RawConnection, percentile, rss_kib
+from tests.support.processes import ServerProcess, running_server
+from tests.support.rawhttp import ConnectionClosed, RawConnection, percentile, rss_kib
 
 PASSWORD = "hardening-pw"
 AUTH = "Basic " + base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
@@ -68,6 +68,8 @@ async def connections(port: int, count: int) -> AsyncIterator[list[RawConnection
     finally:
         for conn in opened:
             conn.abort()
+        # The sockets close on the loop's next turns: give it them before anything blocks it.
+        await asyncio.sleep(0.05)
 
 
 STILL_OPEN = -1
@@ -115,6 +117,7 @@ async def test_half_sent_heads_are_capped_in_bytes_and_memory(tmp_path: Path) ->
     assert latency < 1.0
 
 
+@pytest.mark.slow
 async def test_a_head_must_arrive_in_time_and_idle_connections_close(tmp_path: Path) -> None:
     """Slowloris heads, silent connections, authenticated bodies that stop and idle keep-alive
     connections, at once: each is closed at its deadline, and real clients are served."""
@@ -152,7 +155,7 @@ async def test_a_head_must_arrive_in_time_and_idle_connections_close(tmp_path: P
             idle_answers = await asyncio.gather(*(answer_status(c, IDLE_TIMEOUT + 5) for c in idle))
             idle_closed = time.monotonic() - started
     print(
-        f"\nDEADLINES: heads/bodies closed after {head_closed:.1f} s with {sorted(set(first))}, "
+        f"\nDEADLINES: heads/bodies closed after {head_closed:.1f} s with {set(first)}, "
         f"idle after {idle_closed:.1f} s; brokers p99 {percentile(latencies, 0.99) * 1000:.0f} ms"
     )
     assert first == [408] * 20 + [408] * 10
@@ -225,7 +228,8 @@ async def test_at_the_cap_idle_then_slow_connections_are_shed(tmp_path: Path) ->
     print(f"\nCAP {cap}: brokers max {max(latencies) * 1000:.0f} ms with the cap full of heads")
     assert max(latencies) < 1.0
     assert answers == [None] + [STILL_OPEN] * (cap - 1)
-    assert response.status == 503 and response.is_json
+    assert response.status == 503
+    assert response.is_json
 
 
 def test_the_soft_open_files_limit_is_raised(tmp_path: Path) -> None:
@@ -246,14 +250,14 @@ async def test_garbage_basic_credentials_cost_no_one_else(tmp_path: Path) -> Non
     request = f"GET /api/v4/brokers HTTP/1.1\r\nHost: x\r\nAuthorization: {garbage}\r\n\r\n"
     with server(tmp_path) as srv:
         stop = asyncio.Event()
-        refused: list[int | None] = []
+        refused: list[object] = []
 
         async def attacker() -> None:
             conn = await RawConnection.open(srv.port)
             try:
                 while not stop.is_set():
                     await conn.send(request.encode())
-                    refused.append((await conn.response()).code())  # type: ignore[arg-type]
+                    refused.append((await conn.response()).code())
             finally:
                 await conn.close()
 
@@ -263,7 +267,8 @@ async def test_garbage_basic_credentials_cost_no_one_else(tmp_path: Path) -> Non
         await asyncio.gather(*attackers)
     median = sorted(latencies)[len(latencies) // 2]
     print(f"\nGARBAGE BASIC: {len(refused)} refused; others' median {median * 1000:.1f} ms")
-    assert set(refused) == {103} and len(refused) > 100
+    assert set(refused) == {103}
+    assert len(refused) > 100
     assert median < 0.02
 
 
@@ -276,4 +281,6 @@ async def test_targets_without_a_path_get_json(tmp_path: Path, request_line: byt
         await conn.send(request_line + b"\r\nHost: x\r\n\r\n")
         response = await conn.response()
         await conn.close()
-    assert response.status == 404 and response.is_json and response.code() == 102
+    assert response.status == 404
+    assert response.is_json
+    assert response.code() == 102

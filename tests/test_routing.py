@@ -109,12 +109,17 @@ async def test_oversized_body_is_413_before_auth(
     assert status == 413
     assert headers["content-type"] == "application/json"
     assert payload.startswith(b'{"code":109,"message":')
-    # Chunked bodies are held to the same limit.
+    # A chunked body declares no length: it is read only after auth, and held to the same
+    # limit then.
     chunked = (
         b"POST /api/v4/mqtt/publish HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
-        b"Connection: close\r\n\r\n800\r\n" + b"y" * 2048 + b"\r\n0\r\n\r\n"
+        b"Connection: close\r\n%s\r\n800\r\n" + b"y" * 2048 + b"\r\n0\r\n\r\n"
     )
-    status, _, payload = await raw_request(client.server.port, chunked)
+    status, _, payload = await raw_request(client.server.port, chunked % b"")
+    assert status == 401
+    assert payload.startswith(b'{"code":104')
+    authorized = b"Authorization: " + BASIC_ADMIN.encode() + b"\r\n"
+    status, _, payload = await raw_request(client.server.port, chunked % authorized)
     assert status == 413
     assert payload.startswith(b'{"code":109')
 

@@ -164,6 +164,11 @@ class ConnectionGuard:
             self._peak = self.open
             release_free_memory()
 
+    def close_idle(self) -> None:
+        """Close every connection with no request in progress (a stop need not wait for them)."""
+        for handler in list(self._idle) + list(self._silent) + list(self._sending):
+            handler.force_close()
+
     def _victim(self) -> GuardedRequestHandler | None:
         for state in (self._idle, self._sending, self._silent):
             if state:
@@ -207,6 +212,11 @@ class GuardedRequestHandler(RequestHandler):
     def connection_lost(self, exc: BaseException | None) -> None:
         self._guard.forget(self, admitted=self._admitted)
         self._stop_head_timer()
+        body = self._body
+        if body is not None and not body.is_eof():
+            # aiohttp would go on waiting for the rest of an unread body (UNREAD_BODY_TIMEOUT)
+            # after its client has gone; there is no more of it to come.
+            body.feed_eof()
         super().connection_lost(exc)
 
     def shed(self) -> None:
@@ -445,5 +455,6 @@ async def serve(app: web.Application) -> None:
         await site.stop()
         if not await in_flight.wait_idle(SHUTDOWN_TIMEOUT):
             logger.warning("stopping with %d requests unfinished", in_flight.count)
+        runner.guard.close_idle()
     finally:
         await runner.cleanup()

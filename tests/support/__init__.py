@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,8 +17,10 @@ from pathlib import Path
 import jwt
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 from nanoadmin.settings import Settings, load_settings
 
@@ -67,6 +70,23 @@ def write_keypair(folder: Path, name: str = "nanomq", public_format: str = "spki
     public_path = folder / f"{name}.pub"
     public_path.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM, fmt))
     return KeyPair(key, private_path, public_path)
+
+
+def self_signed_certificate(key: rsa.RSAPrivateKey, name: str = "nanoadmin-test") -> str:
+    """A real X.509 certificate (PEM) for ``key``, valid for a day."""
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
 def write_conf(folder: Path, http_server: str, extra: str = "", name: str = "nanomq.conf") -> Path:

@@ -330,7 +330,8 @@ async def disconnect_worker(load: Load, index: int) -> None:
 
 
 async def big_body_worker(load: Load, index: int) -> None:
-    """A 10 MB body, with Content-Length or chunked: 413 {"code":109} before auth."""
+    """A 10 MB body: with Content-Length, 413 {"code":109} before auth; chunked and without
+    credentials, 401 {"code":104} before a byte of it is read."""
     kind = "big-body"
     for round_ in itertools.count(index):
         if not load.running():
@@ -338,13 +339,15 @@ async def big_body_worker(load: Load, index: int) -> None:
         rid = load.new_rid(kind)
         target = f"/api/v4/mqtt/publish?rid={rid}"
         if round_ % 2:
+            # No declared length, no credentials: refused by auth before any of it is read.
             head = request_bytes("POST", target, headers=(("Transfer-Encoding", "chunked"),))
             chunk = b"x" * (1 << 20)
             body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(10)) + b"0\r\n\r\n"
+            spec = Call("POST", target, None, 401, 104, "message", auth=None)
         else:
             head = request_bytes("POST", target, headers=(("Content-Length", str(BIG_BODY)),))
             body = b"x" * BIG_BODY
-        spec = Call("POST", target, None, 413, 109, "message")
+            spec = Call("POST", target, None, 413, 109, "message")
         conn = await RawConnection.open(load.port)
         try:
             started = time.perf_counter()
