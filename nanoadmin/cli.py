@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     seed.add_argument("--mock-clients", type=int, metavar="N", help="generate N clients")
     start.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    start.add_argument(
+        "--mqtt", metavar="[HOST:]PORT", help="also serve MQTT (3.1, 3.1.1, 5) on this address"
+    )
 
     check = commands.add_parser("check-config", help="validate a config and print it")
     _config_arguments(check)
@@ -100,7 +103,7 @@ def _start(args: argparse.Namespace) -> int:
         scenario = generate_mock_clients(args.mock_clients)
     else:
         scenario = demo_scenario()
-    app = create_app(settings, scenario)
+    app = create_app(settings, scenario, mqtt=args.mqtt)
     run(app)
     return EXIT_OK
 
