@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import queue
 import socket
 import struct
@@ -399,3 +400,25 @@ async def closed_by_server(reader: asyncio.StreamReader, timeout: float = TIMEOU
     except OSError:
         return True
     return True
+
+
+async def read_packet_async(
+    reader: asyncio.StreamReader, timeout: float = TIMEOUT
+) -> tuple[int, bytes]:
+    """One packet from the server: (first byte, body)."""
+    async with asyncio.timeout(timeout):
+        first = (await reader.readexactly(1))[0]
+        length = shift = 0
+        while True:
+            byte = (await reader.readexactly(1))[0]
+            length |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        return first, await reader.readexactly(length)
+
+
+def rss_bytes() -> int:
+    """This process's resident set size (Linux)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")

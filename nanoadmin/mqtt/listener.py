@@ -77,7 +77,7 @@ _REFUSALS = {
     "protocol": (codec.V3_UNACCEPTABLE_PROTOCOL, codec.UNSUPPORTED_PROTOCOL_VERSION),
     "unavailable": (codec.V3_SERVER_UNAVAILABLE, codec.SERVER_UNAVAILABLE),
     "auth_method": (codec.V3_NOT_AUTHORIZED, codec.BAD_AUTHENTICATION_METHOD),
-    "topic": (codec.V3_NOT_AUTHORIZED, codec.TOPIC_NAME_INVALID),
+    "topic": (codec.V3_IDENTIFIER_REJECTED, codec.TOPIC_NAME_INVALID),  # v3 closes instead
 }
 
 
@@ -140,6 +140,8 @@ class Session:
         self.queue: deque[_Outgoing] = deque()
         self.queued_bytes = 0
         self.next_id = 0
+        # QoS 2 packet ids received and delivered, waiting for the client's PUBREL.
+        self.incoming_qos2: set[int] = set()
         self.will_due: tuple[float, codec.Will] | None = None
         self.gone = False
 
@@ -179,6 +181,9 @@ class Session:
 
     def send(self, message: Message, qos: int, retain: bool, identifier: int | None) -> None:
         connection = self.connection
+        # Before its CONNACK (or after its close) a connection takes nothing.
+        if connection is not None and connection.state != _CONNECTED:
+            connection = None
         if qos == 0:
             if connection is not None and not connection.paused:
                 connection.send_publish(message, 0, retain, 0, identifier, dup=False)
@@ -235,13 +240,10 @@ class Session:
 
     def drain(self) -> None:
         connection = self.connection
+        if connection is None or connection.state != _CONNECTED:
+            return
         queue = self.queue
-        while (
-            queue
-            and connection is not None
-            and not connection.paused
-            and len(self.inflight) < connection.window
-        ):
+        while queue and not connection.paused and len(self.inflight) < connection.window:
             outgoing = queue.popleft()
             size = len(outgoing.message.payload)
             self.queued_bytes -= size
@@ -250,7 +252,7 @@ class Session:
 
     def resume(self, connection: Connection) -> None:
         """A connection took the session up again: resend what is unacknowledged, in order."""
-        for packet_id, outgoing in self.inflight.items():
+        for packet_id, outgoing in list(self.inflight.items()):
             if outgoing.released:
                 connection.send(codec.encode_ack(codec.PUBREL, packet_id, connection.v5))
             else:
@@ -288,6 +290,7 @@ class Session:
         self.queue.clear()
         self.inflight.clear()
         self.options.clear()
+        self.incoming_qos2.clear()
 
 
 class Connection(asyncio.Protocol):
@@ -296,6 +299,7 @@ class Connection(asyncio.Protocol):
     def __init__(self, listener: MqttListener) -> None:
         self.listener = listener
         self.transport: asyncio.Transport | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.state = _HANDSHAKE
         self.buffer = bytearray()
         self.buffered = 0  # this connection's share of listener.buffered
@@ -308,7 +312,6 @@ class Connection(asyncio.Protocol):
         self.will: codec.Will | None = None
         self.window = MAX_INFLIGHT
         self.max_outgoing = PROTOCOL_MAX_PACKET + 5
-        self.incoming_qos2: set[int] = set()
         self.aliases: dict[int, str] = {}
         self.paused = False
         self.paused_since: float | None = None
@@ -323,6 +326,7 @@ class Connection(asyncio.Protocol):
         # uvloop's transports are not asyncio.Transport subclasses, but have its methods.
         transport = cast(asyncio.Transport, transport)
         self.transport = transport
+        self.loop = asyncio.get_running_loop()
         listener = self.listener
         if len(listener.connections) >= MAX_CONNECTIONS or listener.handshakes >= MAX_HANDSHAKES:
             self.state = _CLOSED
@@ -434,8 +438,9 @@ class Connection(asyncio.Protocol):
                 self.send(codec.encode_ack(codec.PUBREL, packet_id, v5, codec.PACKET_ID_NOT_FOUND))
         elif kind == codec.PUBREL:
             packet_id, _ = codec.decode_packet_id(body, v5)
-            known = packet_id in self.incoming_qos2
-            self.incoming_qos2.discard(packet_id)
+            incoming = self._session().incoming_qos2
+            known = packet_id in incoming
+            incoming.discard(packet_id)
             reason = codec.SUCCESS if known else codec.PACKET_ID_NOT_FOUND
             self.send(codec.encode_ack(codec.PUBCOMP, packet_id, v5, reason))
         elif kind == codec.PUBCOMP:
@@ -488,6 +493,8 @@ class Connection(asyncio.Protocol):
             return
         will = connect.will
         if will is not None and not (is_valid_topic_name(will.topic) and topic_fits(will.topic)):
+            if not v5:
+                raise MalformedPacket(f"will topic {will.topic[:80]!r}")
             self._refuse("topic", v5)
             return
         receive_maximum = properties.get("receive_maximum", 65535)
@@ -559,13 +566,14 @@ class Connection(asyncio.Protocol):
             raise MalformedPacket(f"topic name {topic[:80]!r}", codec.TOPIC_NAME_INVALID)
         qos, packet_id = publish.qos, publish.packet_id
         if qos == 2:
-            if packet_id in self.incoming_qos2:
+            incoming = self._session().incoming_qos2
+            if packet_id in incoming:
                 # A resent PUBLISH: delivered already (method A), acknowledge again.
                 self.send(codec.encode_ack(codec.PUBREC, packet_id, self.v5))
                 return
-            if len(self.incoming_qos2) >= RECEIVE_MAXIMUM:
+            if len(incoming) >= RECEIVE_MAXIMUM:
                 raise MalformedPacket("receive maximum exceeded", codec.RECEIVE_MAXIMUM_EXCEEDED)
-            self.incoming_qos2.add(packet_id)
+            incoming.add(packet_id)
         listener = self.listener
         retain = publish.retain and listener.may_retain(topic, publish.payload)
         properties = publish.properties or None
@@ -639,7 +647,7 @@ class Connection(asyncio.Protocol):
         expiry = properties.get("session_expiry_interval")
         if expiry is not None:
             assert isinstance(expiry, int)
-            if not session.expiry:
+            if expiry and not session.expiry:
                 raise MalformedPacket("session expiry set at DISCONNECT", codec.PROTOCOL_ERROR)
             session.expiry = float(min(expiry, MAX_SESSION_EXPIRY))
             session.persistent = expiry > 0
@@ -653,7 +661,8 @@ class Connection(asyncio.Protocol):
         self.out.append(data)
         if not self.flush_scheduled:
             self.flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
+            loop = self.loop or asyncio.get_running_loop()
+            loop.call_soon(self.flush)
 
     def flush(self) -> None:
         self.flush_scheduled = False
@@ -932,7 +941,11 @@ class MqttListener:
         """The topic (with its length) and v5 property block of ``message``: each message goes
         to every subscriber in a row, so one remembered encoding serves them all."""
         if message is not self._encoded_for:
-            inner = codec.property_list(message.properties or {})
+            given = message.properties or {}
+            # Only what a message carries along (the HTTP publish accepts a few more names).
+            inner = codec.property_list(
+                {name: given[name] for name in codec.MESSAGE_PROPERTIES if name in given}
+            )
             block = codec.varint(len(inner)) + inner
             self._encoded = (codec.encode_string(message.topic), inner, block)
             self._encoded_for = message
