@@ -265,6 +265,11 @@ class Paho:
         self.disconnected.wait(TIMEOUT)
         self.client.loop_stop()
 
+    def drop(self) -> None:
+        """Close the connection without a DISCONNECT, as a device losing power does."""
+        self.client.loop_stop()
+        self.client._reset_sockets()
+
     def stop(self) -> None:
         """Stop the network thread, whatever state the connection is in, and close sockets."""
         # A DISCONNECT wakes paho's thread at once; without it loop_stop waits up to 1 s.

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from paho.mqtt.enums import MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
 
 from tests.mqtt_support import (
     V5,
@@ -284,7 +285,7 @@ def test_an_mqtt5_session_expiry_keeps_the_session_until_it_expires(
     server: MqttServer, api: Api, clients: list[Paho]
 ) -> None:
     client_id = unique("expiring")
-    properties = v5_properties(1, SessionExpiryInterval=1)  # PacketTypes.CONNECT
+    properties = v5_properties(PacketTypes.CONNECT, SessionExpiryInterval=1)
     client = connected(server, clients, client_id, V5, properties=properties)
     client.disconnect()
     wait_until(lambda: (c := api.client(client_id)) and c["conn_state"] == "disconnected")
@@ -361,7 +362,7 @@ def test_mqtt5_options_aliases_and_reason_codes(
     # No local: its own publish does not come back; retain as published keeps the flag.
     client.subscribe(f"{base}/own", 1, noLocal=True)
     client.subscribe(f"{base}/rap", 1, retainAsPublished=True)
-    identified = v5_properties(8, SubscriptionIdentifier=42)  # PacketTypes.SUBSCRIBE
+    identified = v5_properties(PacketTypes.SUBSCRIBE, SubscriptionIdentifier=42)
     client.subscribe(f"{base}/id", 1, properties=identified)
     client.publish(f"{base}/own", "mine", 1)
     client.publish(f"{base}/rap", "kept-flag", 1, retain=True)
@@ -440,3 +441,33 @@ def test_ctrl_restart_closes_real_connections(tmp_path: Path) -> None:
             wait_until(lambda: own.api.client("restarted") is None)
         finally:
             client.stop()
+
+
+def test_an_mqtt5_will_delay_holds_the_will_and_a_return_cancels_it(
+    server: MqttServer, api: Api, clients: list[Paho]
+) -> None:
+    base = unique("delayed")
+    watcher = connected(server, clients, f"{base}-watch")
+    watcher.subscribe(f"{base}/+", 1)
+    connect = v5_properties(PacketTypes.CONNECT, SessionExpiryInterval=30)
+    for name, come_back in (("late", False), ("back", True)):
+        client = Paho(f"{base}-{name}", V5, clean=False)
+        clients.append(client)
+        client.client.will_set(
+            f"{base}/{name}",
+            b"w",
+            1,
+            properties=v5_properties(PacketTypes.WILLMESSAGE, WillDelayInterval=1),
+        )
+        assert client.connect(server.mqtt_port, properties=connect)[0] == 0
+        client.drop()
+        left = time.monotonic()
+        if come_back:
+            again = Paho(f"{base}-{name}", V5, clean=False)
+            clients.append(again)
+            assert again.connect(server.mqtt_port, properties=connect)[:2] == (0, True)
+            assert watcher.nothing_more(1.5)
+        else:
+            assert watcher.nothing_more(0.5)
+            assert watcher.receive(3).topic == f"{base}/late"
+            assert time.monotonic() - left >= 0.9
