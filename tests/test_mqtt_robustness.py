@@ -311,3 +311,46 @@ async def test_subscriptions_topics_and_qos_in_flight_are_bounded(
             break
         await asyncio.sleep(0.02)
     assert_settled(live, stats.connections, stats.sessions)
+
+
+async def test_what_waits_to_be_written_to_a_client_is_bounded(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bound = 256 * 1024
+    monkeypatch.setattr(listener_module, "MAX_WRITE_BUFFER", bound)
+    stats = live.broker.stats()
+    payload = b"x" * 60_000
+    for index in range(150):  # 9 MB of retained messages
+        live.broker.store_retained(f"r/{index}", payload)
+    reader, writer = await live.connected("hungry", keepalive=0)
+    cast(asyncio.Transport, writer.transport).pause_reading()
+    writer.write(raw_packet(0x82, b"\x00\x01" + mqtt_string("#") + b"\x00"))
+    await asyncio.sleep(0.3)
+    session = live.broker.sink("hungry")
+    assert isinstance(session, listener_module.Session)
+    connection = session.connection
+    assert connection is not None and connection.transport is not None
+    waiting = connection.out_bytes + connection.transport.get_write_buffer_size()
+    assert waiting <= bound + len(payload) + 1024, waiting
+    # What went out in that burst is about the bound; the rest of the QoS 0 copies dropped.
+    cast(asyncio.Transport, writer.transport).resume_reading()
+    packets = [await read_packet_async(reader)]
+    while True:
+        try:
+            packets.append(await read_packet_async(reader, 0.3))
+        except TimeoutError:
+            break
+    big = [p for p in packets if p[0] >> 4 == 3 and p[1].endswith(payload)]
+    assert 1 <= len(big) <= bound // len(payload) + 1, len(big)
+    # More filters in one SUBSCRIBE than the bound: the connection closes at once.
+    many_reader, many = await live.connected("many-filters")
+    filters = b"".join(mqtt_string(f"m/{i}") + b"\x00" for i in range(101))
+    many.write(raw_packet(0x82, b"\x00\x02" + filters))
+    assert await closed_by_server(many_reader, 2)
+    for stream in (writer, many):
+        stream.close()
+    for _ in range(100):
+        if not live.listener.connections:
+            break
+        await asyncio.sleep(0.02)
+    assert_settled(live, stats.connections, stats.sessions)

@@ -23,8 +23,8 @@ SWEEP_INTERVAL = 0.5
 PROTOCOL_MAX_PACKET = 268_435_455
 # Bytes of packets not yet complete, over all connections; the one that would pass it closes.
 MAX_BUFFERED_BYTES = 256 * 1024 * 1024
-# Bytes the kernel has not taken from one connection: above it, QoS 0 messages to it are
-# dropped and QoS 1/2 ones wait in its session's queue.
+# Bytes not yet taken by the kernel from one connection: above it, QoS 0 messages to it are
+# dropped, QoS 1/2 ones wait in its session's queue, and its packets are not read.
 MAX_WRITE_BUFFER = 4 * 1024 * 1024
 
 # -- sessions and messages -----------------------------------------------------------------
@@ -47,6 +47,8 @@ MAX_SESSION_EXPIRY = 7 * 24 * 3600
 # Subscriptions one real client may hold through its own SUBSCRIBEs, and all real clients.
 MAX_SUBSCRIPTIONS_PER_CLIENT = 100
 MAX_SUBSCRIPTIONS = 100_000
+# Filters in one SUBSCRIBE or UNSUBSCRIBE (each may cost a scan of the retained messages).
+MAX_FILTERS_PER_PACKET = 100
 # A topic name or filter from a real client: its UTF-8 bytes and its levels.
 MAX_TOPIC_BYTES = 1024
 MAX_TOPIC_LEVELS = 32

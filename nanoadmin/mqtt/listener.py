@@ -31,6 +31,7 @@ from nanoadmin.mqtt.limits import (
     MAX_BUFFERED_BYTES,
     MAX_CLIENT_ID_BYTES,
     MAX_CONNECTIONS,
+    MAX_FILTERS_PER_PACKET,
     MAX_HANDSHAKES,
     MAX_INFLIGHT,
     MAX_OFFLINE_SESSIONS,
@@ -185,13 +186,13 @@ class Session:
         if connection is not None and connection.state != _CONNECTED:
             connection = None
         if qos == 0:
-            if connection is not None and not connection.paused:
+            if connection is not None and not connection.congested():
                 connection.send_publish(message, 0, retain, 0, identifier, dup=False)
             return
         outgoing = _Outgoing(message, qos, retain, identifier)
         if (
             connection is None
-            or connection.paused
+            or connection.congested()
             or self.queue
             or len(self.inflight) >= connection.window
         ):
@@ -243,7 +244,7 @@ class Session:
         if connection is None or connection.state != _CONNECTED:
             return
         queue = self.queue
-        while queue and not connection.paused and len(self.inflight) < connection.window:
+        while queue and not connection.congested() and len(self.inflight) < connection.window:
             outgoing = queue.popleft()
             size = len(outgoing.message.payload)
             self.queued_bytes -= size
@@ -316,6 +317,7 @@ class Connection(asyncio.Protocol):
         self.paused = False
         self.paused_since: float | None = None
         self.out: list[bytes] = []
+        self.out_bytes = 0
         self.flush_scheduled = False
         self.superseded = False
         self.finished = False
@@ -344,10 +346,17 @@ class Connection(asyncio.Protocol):
     def pause_writing(self) -> None:
         self.paused = True
         self.paused_since = _monotonic()
+        # A client that does not read our answers may not send more that needs answering.
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.pause_reading()
 
     def resume_writing(self) -> None:
         self.paused = False
         self.paused_since = None
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.resume_reading()
         session = self.session
         if session is not None and self.state == _CONNECTED:
             session.drain()
@@ -588,6 +597,8 @@ class Connection(asyncio.Protocol):
     def _subscribe(self, body: bytes) -> None:
         v5 = self.v5
         packet_id, requests, identifier = codec.decode_subscribe(body, v5)
+        if len(requests) > MAX_FILTERS_PER_PACKET:
+            raise MalformedPacket("too many filters in one SUBSCRIBE", codec.QUOTA_EXCEEDED)
         session = self._session()
         listener = self.listener
         broker = listener.broker
@@ -628,6 +639,8 @@ class Connection(asyncio.Protocol):
 
     def _unsubscribe(self, body: bytes) -> None:
         packet_id, filters = codec.decode_unsubscribe(body, self.v5)
+        if len(filters) > MAX_FILTERS_PER_PACKET:
+            raise MalformedPacket("too many filters in one UNSUBSCRIBE", codec.QUOTA_EXCEEDED)
         session = self._session()
         listener = self.listener
         codes: list[int] = []
@@ -659,6 +672,7 @@ class Connection(asyncio.Protocol):
         if self.state == _CLOSED:
             return
         self.out.append(data)
+        self.out_bytes += len(data)
         if not self.flush_scheduled:
             self.flush_scheduled = True
             loop = self.loop or asyncio.get_running_loop()
@@ -672,8 +686,20 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         data = out[0] if len(out) == 1 else b"".join(out)
         out.clear()
+        self.out_bytes = 0
         if transport is not None and not transport.is_closing():
             transport.write(data)
+            session = self.session
+            if session is not None and session.queue and self.state == _CONNECTED:
+                session.drain()
+
+    def congested(self) -> bool:
+        """Whether what waits to be written (ours and the transport's) is past the bound."""
+        if self.paused:
+            return True
+        transport = self.transport
+        pending = transport.get_write_buffer_size() if transport is not None else 0
+        return self.out_bytes + pending > MAX_WRITE_BUFFER
 
     def send_publish(
         self,
