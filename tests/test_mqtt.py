@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 from itertools import count
@@ -471,3 +472,17 @@ def test_an_mqtt5_will_delay_holds_the_will_and_a_return_cancels_it(
             assert watcher.nothing_more(0.5)
             assert watcher.receive(3).topic == f"{base}/late"
             assert time.monotonic() - left >= 0.9
+
+
+def test_a_reload_brings_in_the_new_password_file(tmp_path: Path) -> None:
+    def connack(port: int, password: str) -> bytes:
+        with RawClient(port) as raw:
+            raw.send(connect_packet(unique("reload"), username="bob", password=password))
+            return raw.read_packet()[1]
+
+    with mqtt_server(tmp_path, allow_anonymous=False, passwords={"bob": "one"}) as strict:
+        assert connack(strict.mqtt_port, "one") == b"\x00\x00"
+        (tmp_path / "nanomq_pwd.conf").write_text('"bob": "two"\n')
+        strict.process.process.send_signal(signal.SIGHUP)
+        wait_until(lambda: connack(strict.mqtt_port, "two") == b"\x00\x00")
+        assert connack(strict.mqtt_port, "one") == b"\x00\x04"
