@@ -4,11 +4,13 @@
     .venv/bin/python bench/mqtt_load.py --smoke    # 100 clients, 1000 msg/s, 1 s
 
 Loopback only, bounded in time. Two servers, each its own process pinned to one CPU (the load
-to the others): one without the listener, one with ``--mqtt``. Half the clients subscribe to a
-topic of their own, the other half publish QoS 0 to those topics at ``--rate`` in all, while
-wrk (or bench/loadgen.py where wrk is missing) polls ``/api/v4/clients?_page=1&_limit=100``.
-It prints the messages published and delivered per second, the API's req/s with the listener
-off, idle (clients connected) and under the publish load, and the server's resident memory.
+to the others): one without the listener (as many mock clients), one with ``--mqtt``. Half the
+clients subscribe to a topic of their own, the other half publish QoS 0 to those topics at
+``--rate`` in all, while wrk (or bench/loadgen.py where wrk is missing) polls
+``/api/v4/clients?_page=1&_limit=100`` in 1 s slices that take turns: listener off, listener
+idle, listener under the publish load. It prints the messages published and delivered per
+second, the API's req/s in each phase with the paired ratios, the server's CPU cost per message
+and its resident memory.
 With ``--check``, exit status 1 when fewer than 5000 msg/s were delivered.
 """
 
@@ -21,6 +23,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import struct
 import subprocess
 import sys
@@ -91,12 +94,14 @@ class Server:
                 self.process.wait()
 
 
-def start_server(log: Path, mqtt_port: int | None) -> Server:
+def start_server(log: Path, mqtt_port: int | None, mock_clients: int = 0) -> Server:
     port = free_port()
     argv = [PYTHON, "-m", "nanoadmin", "start", "--conf", str(PROJECT / "conf" / "nanomq.conf")]
     argv += ["-p", str(port), "--log-level", "warning"]
     if mqtt_port is not None:
         argv += ["--mqtt", f"{HOST}:{mqtt_port}"]
+    if mock_clients:
+        argv += ["--mock-clients", str(mock_clients)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("NANOMQ_")}
     with log.open("ab") as out:
         process = subprocess.Popen(
@@ -268,30 +273,55 @@ async def publish_for(
     return sent, sum(s.received for s in subscribers) - received_before, elapsed
 
 
-async def mqtt_phases(
-    server: Server, mqtt_port: int, args: argparse.Namespace, wrk: str | None
+async def measure(
+    off: Server, server: Server, mqtt_port: int, args: argparse.Namespace, wrk: str | None
 ) -> dict[str, float]:
+    """1 s slices of polling, taking turns: the server without the listener, the one with it
+    idle (clients connected), and the same under the publish load. A shared machine's speed
+    swings within seconds; slices that take turns see the same machine."""
     loop = asyncio.get_running_loop()
     subscribers, publishers, connect_s = await connect_all(mqtt_port, args.clients)
     figures = {"connect_s": connect_s, "rss_idle_mb": server.rss_mb()}
+    rates: dict[str, list[float]] = {"off": [], "idle": [], "loaded": []}
+    sent = delivered = 0
+    elapsed = cpu_loaded = generator = 0.0
+    for index in range(max(1, round(args.seconds))):
+        order = ["off", "idle", "loaded"]
+        order = order[index % 3 :] + order[: index % 3]
+        for phase in order:
+            poll = http_load(wrk, (off if phase == "off" else server).port, 1.0)
+            if phase == "loaded":
+                cpu, ours = server.cpu_seconds(), sum(os.times()[:2])
+                slice_sent, slice_delivered, slice_s = await publish_for(
+                    subscribers, publishers, args.rate, 1.0
+                )
+                sent, delivered, elapsed = (
+                    sent + slice_sent,
+                    delivered + slice_delivered,
+                    elapsed + slice_s,
+                )
+                generator += sum(os.times()[:2]) - ours
+            await loop.run_in_executor(None, poll.wait)
+            if phase == "loaded":
+                cpu_loaded += server.cpu_seconds() - cpu
+            rates[phase].append(http_result(poll))
+    # The listener's own cost: publishing alone, no polling.
     cpu = server.cpu_seconds()
-    idle = http_load(wrk, server.port, args.seconds)
-    await loop.run_in_executor(None, idle.wait)
-    figures["rps_idle"] = http_result(idle)
-    figures["cpu_idle"] = (server.cpu_seconds() - cpu) / args.seconds
-    cpu = server.cpu_seconds()
-    ours = sum(os.times()[:2])
-    loaded = http_load(wrk, server.port, args.seconds)
-    sent, delivered, elapsed = await publish_for(subscribers, publishers, args.rate, args.seconds)
-    figures["generator_cpu"] = (sum(os.times()[:2]) - ours) / elapsed
-    await loop.run_in_executor(None, loaded.wait)
-    figures["rps_loaded"] = http_result(loaded)
-    figures["cpu_loaded"] = (server.cpu_seconds() - cpu) / args.seconds
-    # The listener's own cost: the same publishing without the API polled.
-    cpu = server.cpu_seconds()
-    alone, _, alone_s = await publish_for(subscribers, publishers, args.rate, args.seconds / 2)
+    alone, _, _ = await publish_for(subscribers, publishers, args.rate, max(1.0, args.seconds / 5))
     figures["cpu_us_per_msg"] = (server.cpu_seconds() - cpu) / alone * 1e6 if alone else 0.0
-    figures.update(sent=sent, delivered=delivered, elapsed=elapsed, rss_loaded_mb=server.rss_mb())
+    for name, values in rates.items():
+        figures[f"rps_{name}"] = statistics.median(values)
+    pairs = list(zip(rates["off"], rates["idle"], rates["loaded"], strict=True))
+    figures["idle_vs_off"] = statistics.median(idle / off_ for off_, idle, _ in pairs)
+    figures["loaded_vs_idle"] = statistics.median(loaded / idle for _, idle, loaded in pairs)
+    figures.update(
+        sent=sent,
+        delivered=delivered,
+        elapsed=elapsed,
+        cpu_loaded=cpu_loaded / elapsed,
+        generator_cpu=generator / elapsed,
+        rss_loaded_mb=server.rss_mb(),
+    )
     for client in subscribers + publishers:
         if client.transport is not None:
             client.transport.close()
@@ -302,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=6000.0, help="msg/s offered in all")
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=10.0, help="1 s slices of each phase")
     parser.add_argument("--smoke", action="store_true", help="100 clients, 1000 msg/s, 1 s")
     parser.add_argument("--check", action="store_true", help="exit 1 below 5000 msg/s")
     args = parser.parse_args(argv)
@@ -313,26 +343,26 @@ def main(argv: list[str] | None = None) -> int:
     wrk = shutil.which("wrk")
     with tempfile.TemporaryDirectory(prefix="nanoadmin-mqtt-bench-") as tmp:
         log = Path(tmp) / "servers.log"
-        off = start_server(log, None)
+        # As many mock clients as the other will have real ones: the same size of page.
+        off = start_server(log, None, mock_clients=args.clients)
         try:
             rss_off = off.rss_mb()
-            rps_off = http_result(http_load(wrk, off.port, args.seconds))
+            mqtt_port = free_port()
+            server = start_server(log, mqtt_port)
+            try:
+                figures = asyncio.run(measure(off, server, mqtt_port, args, wrk))
+            finally:
+                server.stop()
         finally:
             off.stop()
-        mqtt_port = free_port()
-        server = start_server(log, mqtt_port)
-        try:
-            figures = asyncio.run(mqtt_phases(server, mqtt_port, args, wrk))
-        finally:
-            server.stop()
     elapsed = figures["elapsed"]
     sent_rate = figures["sent"] / elapsed
     delivered_rate = figures["delivered"] / elapsed
-    generator = "wrk -t1 -c32" if wrk else "bench/loadgen.py (Python; wrk unavailable)"
+    generator_name = "wrk -t1 -c32" if wrk else "bench/loadgen.py (Python; wrk unavailable)"
     print(
         f"MQTT listener: {args.clients} clients ({args.clients // 2} publishing QoS 0 to "
-        f"{args.clients - args.clients // 2} subscribers, 64-byte payloads), "
-        f"{args.seconds:.0f} s a phase; API polled with {generator}"
+        f"{args.clients - args.clients // 2} subscribers, 64-byte payloads); API polled with "
+        f"{generator_name} in 1 s slices taking turns, {round(args.seconds)} of each phase"
     )
     print(f"  connecting {args.clients} clients: {figures['connect_s']:.2f} s")
     print(
@@ -340,17 +370,16 @@ def main(argv: list[str] | None = None) -> int:
         f"{delivered_rate:,.0f}/s delivered (target ≥ {TARGET_MSGS:,}/s "
         f"{'ok' if delivered_rate >= TARGET_MSGS else 'MISSED'})"
     )
-    idle, loaded = figures["rps_idle"], figures["rps_loaded"]
     print(
-        f"  GET {API_PATH} req/s: listener off {rps_off:,.0f}, listener idle {idle:,.0f} "
-        f"({idle / rps_off:.2f}), under the publish load {loaded:,.0f} ({loaded / idle:.2f} "
-        "of idle)"
+        f"  GET {API_PATH} req/s (median slice): listener off {figures['rps_off']:,.0f}, "
+        f"listener idle {figures['rps_idle']:,.0f} (× {figures['idle_vs_off']:.2f} of off), "
+        f"under the publish load {figures['rps_loaded']:,.0f} "
+        f"(× {figures['loaded_vs_idle']:.2f} of idle)"
     )
     print(
-        f"  server CPU (its one core): {figures['cpu_idle']:.0%} polled with the listener idle, "
-        f"{figures['cpu_loaded']:.0%} polled under the publish load; "
-        f"{figures['cpu_us_per_msg']:.0f} µs per message in and out (no polling); the MQTT "
-        f"load generator took {figures['generator_cpu']:.0%} of the load core beside the poller"
+        f"  server CPU: {figures['cpu_us_per_msg']:.0f} µs per message in and out (publishing "
+        f"alone); {figures['cpu_loaded']:.0%} of its core while polled under the load; the MQTT "
+        f"load generator took {figures['generator_cpu']:.0%} of the load core"
     )
     print(
         f"  server RSS: {rss_off:.1f} MB without the listener, {figures['rss_idle_mb']:.1f} MB "
