@@ -354,3 +354,31 @@ async def test_what_waits_to_be_written_to_a_client_is_bounded(
             break
         await asyncio.sleep(0.02)
     assert_settled(live, stats.connections, stats.sessions)
+
+
+async def test_a_resumed_session_gets_its_unacknowledged_messages_again_marked_dup(
+    live: Live,
+) -> None:
+    reader, writer = await live.connected("resumer", clean=False, keepalive=0)
+    writer.write(raw_packet(0x82, b"\x00\x01" + mqtt_string("jobs") + b"\x01"))
+    assert (await read_packet_async(reader))[0] == 0x90
+    live.broker.publish("jobs", b"first", qos=1)
+    first, body = await read_packet_async(reader)
+    assert (first, body[6:]) == (0x32, b"\x00\x01first")  # QoS 1, not acknowledged
+    writer.close()
+    assert await closed_by_server(reader)
+    for _ in range(50):
+        record = live.broker.get_client("resumer")
+        if record is not None and record.conn_state == "disconnected":
+            break
+        await asyncio.sleep(0.02)
+    live.broker.publish("jobs", b"second", qos=1)  # queued for the offline session
+    reader, writer = await open_raw(live.port)
+    writer.write(connect_packet("resumer", clean=False, keepalive=0))
+    assert await read_packet_async(reader) == (0x20, b"\x01\x00")  # session present
+    again = await read_packet_async(reader)
+    assert (again[0], again[1][6:]) == (0x3A, b"\x00\x01first")  # DUP set, same packet id
+    writer.write(raw_packet(0x40, b"\x00\x01"))
+    queued = await read_packet_async(reader)
+    assert (queued[0], queued[1][8:]) == (0x32, b"second")
+    writer.close()
