@@ -15,12 +15,14 @@ from nanoadmin.http.limits import (
 )
 from nanoadmin.http.pipeline import setup_pipeline
 from nanoadmin.model.scenario import Scenario
+from nanoadmin.mqtt import setup_listener
 from nanoadmin.runtime import Runtime
 from nanoadmin.settings import Settings
 
 
 def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Application:
-    """Build the app for ``settings``; raises ConfigError when the auth keys cannot load."""
+    """Build the app for ``settings``; raises ConfigError when the auth keys cannot load. With
+    the MQTT listener enabled, it starts and stops with the app."""
     runtime = Runtime(settings, scenario)
     app = web.Application(
         client_max_size=settings.http_server.max_body,
@@ -34,4 +36,5 @@ def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Appl
     )
     app[RUNTIME_KEY] = runtime
     setup_pipeline(app, runtime, ROUTES, PUBLIC_ROUTES)
+    setup_listener(app, runtime)
     return app

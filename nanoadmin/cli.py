@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     seed.add_argument("--mock-clients", type=int, metavar="N", help="generate N clients")
     start.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    start.add_argument(
+        "--mqtt", metavar="[HOST:]PORT", help="also serve MQTT (3.1, 3.1.1, 5) on this address"
+    )
 
     check = commands.add_parser("check-config", help="validate a config and print it")
     _config_arguments(check)
@@ -84,7 +87,7 @@ def _start(args: argparse.Namespace) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # Settings first: a bad config fails before the HTTP stack is even imported.
-    settings = load_settings(args.conf, old_conf=args.old_conf, port=args.port)
+    settings = load_settings(args.conf, old_conf=args.old_conf, port=args.port, mqtt=args.mqtt)
     if settings.path is not None:
         remove_leftovers(settings.path)
 

@@ -10,8 +10,10 @@ a value means live here too, each in one place: the API renders these sections a
 from __future__ import annotations
 
 import difflib
+import hashlib
 import logging
 import os
+import re
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -33,6 +35,7 @@ from nanoadmin.config.values import (
     string_list,
 )
 from nanoadmin.http.limits import DEFAULT_MAX_CONNECTIONS
+from nanoadmin.mqtt.limits import MAX_QUEUED_MESSAGES, PROTOCOL_MAX_PACKET
 
 logger = logging.getLogger("nanoadmin.settings")
 
@@ -413,16 +416,18 @@ def auth_http_from_tree(tree: Tree) -> AuthHttpSettings:
     )
 
 
-def auth_users_from_tree(tree: Tree) -> tuple[tuple[str, str], ...]:
-    """``auth.password``: NanoMQ's ``{include "nanomq_pwd.conf"}`` of ``"user": "pass"`` lines."""
+def auth_users_from_tree(tree: Tree, *, strings_only: bool = False) -> tuple[tuple[str, str], ...]:
+    """``auth.password``: NanoMQ's ``{include "nanomq_pwd.conf"}`` of ``"user": "pass"`` lines.
+    NanoMQ's API shows a number as its text; its MQTT listener takes only quoted passwords
+    (``strings_only``)."""
     passwords = lookup(tree, "auth.password")
     if passwords is None:
         return ()
     if not isinstance(passwords, Mapping):
         raise ValueProblem("auth.password", passwords, 'a block of "user": "password" lines')
+    read = string if strings_only else _scalar_text
     return tuple(
-        (str(user), _scalar_text(f"auth.password.{user}", password))
-        for user, password in passwords.items()
+        (str(user), read(f"auth.password.{user}", password)) for user, password in passwords.items()
     )
 
 
@@ -654,6 +659,105 @@ def rules_from_tree(tree: Tree) -> tuple[RuleSettings, ...] | None:
     return tuple(rules)
 
 
+# -- the MQTT listener: nanoadmin.mqtt.enable (or --mqtt) and NanoMQ's own keys ----------------
+
+DEFAULT_MQTT_BIND = ("0.0.0.0", 1883)
+DEFAULT_MAX_PACKET_SIZE = 10240 * 1024
+_BIND = re.compile(r"^(?:(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):)?([0-9]{1,5})$")
+
+
+def password_digest(password: bytes) -> bytes:
+    """What is kept of a password: equal-length digests compare in constant time."""
+    return hashlib.sha256(password).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class MqttAuth:
+    """``auth.allow_anonymous`` and the ``auth.password`` pairs (nanomq_pwd.conf)."""
+
+    allow_anonymous: bool = True
+    # username -> digest of its password; never the password itself.
+    passwords: Mapping[str, bytes] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # no digest in a log line either
+        return f"MqttAuth(allow_anonymous={self.allow_anonymous}, users={len(self.passwords)})"
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSettings:
+    enable: bool = False
+    host: str = DEFAULT_MQTT_BIND[0]
+    port: int = DEFAULT_MQTT_BIND[1]
+    max_packet_size: int = DEFAULT_MAX_PACKET_SIZE  # bytes
+    keepalive_multiplier: float = 1.5
+    max_mqueue_len: int = 1024
+    auth: MqttAuth = field(default_factory=MqttAuth)
+
+
+def parse_bind(key: str, value: object, default_host: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``[v6]:PORT`` or ``PORT`` (on ``default_host``); ValueProblem otherwise."""
+    text = string(key, value).strip()
+    # NanoMQ's listeners may carry a scheme (the KV url) and the ws ones a path.
+    text = text.split("://", 1)[-1]
+    match = _BIND.match(text)
+    if match is None or int(match.group(2)) > 65535:
+        raise ValueProblem(key, value, "HOST:PORT or PORT, such as 0.0.0.0:1883")
+    host = match.group(1) or default_host
+    return host.strip("[]"), int(match.group(2))
+
+
+def _mqtt_auth(tree: Tree) -> MqttAuth:
+    digests = {
+        user: password_digest(password.encode("utf-8"))
+        for user, password in auth_users_from_tree(tree, strings_only=True)
+    }
+    return MqttAuth(_read(tree, "auth.allow_anonymous", boolean, True), digests)
+
+
+def _keepalive_multiplier(key: str, value: object) -> float:
+    # Any number NanoMQ takes (its KV sample says 1250), held to what a listener can use.
+    return min(max(number(key, value), 1.0), 100.0)
+
+
+def _packet_size(key: str, value: object) -> int:
+    size = byte_size(key, value)
+    if size < 1:
+        raise ValueProblem(key, value, "a size of at least 1 byte")
+    # NanoMQ's sample config says 256MB, one byte past what MQTT can encode.
+    return min(size, PROTOCOL_MAX_PACKET)
+
+
+def _mqueue_len(key: str, value: object) -> int:
+    return min(integer(key, value, minimum=1), MAX_QUEUED_MESSAGES)
+
+
+def mqtt_from_tree(tree: Tree) -> MqttSettings:
+    host, port = _read(
+        tree,
+        "listeners.tcp.bind",
+        lambda key, value: parse_bind(key, value, DEFAULT_MQTT_BIND[0]),
+        DEFAULT_MQTT_BIND,
+    )
+    return MqttSettings(
+        enable=_read(tree, "nanoadmin.mqtt.enable", boolean, False),
+        host=host,
+        port=port,
+        max_packet_size=_read(tree, "mqtt.max_packet_size", _packet_size, DEFAULT_MAX_PACKET_SIZE),
+        keepalive_multiplier=_read(tree, "mqtt.keepalive_multiplier", _keepalive_multiplier, 1.5),
+        max_mqueue_len=_read(tree, "mqtt.max_mqueue_len", _mqueue_len, 1024),
+        auth=_mqtt_auth(tree),
+    )
+
+
+def with_mqtt_bind(settings: Settings, bind: str) -> Settings:
+    """``--mqtt [HOST:]PORT``: the listener on, at that address (HOST defaults to the file's)."""
+    try:
+        host, port = parse_bind("--mqtt", bind, settings.mqtt.host)
+    except ValueProblem as problem:
+        raise ConfigError(str(problem)) from None
+    return replace(settings, mqtt=replace(settings.mqtt, enable=True, host=host, port=port))
+
+
 # -- nanoadmin's own section, which NanoMQ ignores ----------------------------------------------
 
 
@@ -662,7 +766,7 @@ class NanoadminSettings:
     max_connections: int = DEFAULT_MAX_CONNECTIONS
 
 
-NANOADMIN_KEYS: Mapping[str, object] = {"max_connections": None}
+NANOADMIN_KEYS: Mapping[str, object] = {"max_connections": None, "mqtt": {"enable": None}}
 
 
 def _max_connections(key: str, value: object) -> int:
@@ -701,6 +805,7 @@ class Settings:
     # parquet.enable: GET /reload's enable_mqtt_stream.
     mqtt_stream: bool = False
     nanoadmin: NanoadminSettings = field(default_factory=NanoadminSettings)
+    mqtt: MqttSettings = field(default_factory=MqttSettings)
     # The normalised tree as read, for the parts of the file no section reads.
     tree: Tree = field(default_factory=dict)
     # The files the config included.
@@ -708,6 +813,7 @@ class Settings:
     # How it was loaded, so a reload reads it the same way.
     forced_kv: bool = False
     port_override: int | None = None
+    mqtt_override: str | None = None
 
     def with_port(self, port: int) -> Settings:
         return replace(self, http_server=replace(self.http_server, port=port))
@@ -744,6 +850,7 @@ def settings_from_tree(
             rules=rules_from_tree(tree),
             mqtt_stream=_read(tree, "parquet.enable", boolean, False),
             nanoadmin=nanoadmin_from_tree(tree),
+            mqtt=mqtt_from_tree(tree),
             tree=tree,
         )
     except ValueProblem as problem:
@@ -805,9 +912,11 @@ def load_settings(
     *,
     old_conf: str | None = None,
     port: int | None = None,
+    mqtt: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Defaults < NANOMQ_* environment < config file < ``port``; ConfigError on anything bad."""
+    """Defaults < NANOMQ_* environment < config file < ``port`` and ``mqtt`` (``--mqtt``);
+    ConfigError on anything bad."""
     environ = os.environ if environ is None else environ
     path = Path(old_conf) if old_conf else config_path(conf, environ)
     included: list[Path] = []
@@ -821,7 +930,9 @@ def load_settings(
             settings = settings.with_port(_port("--port", port))
         except ValueProblem as problem:
             raise ConfigError(str(problem)) from None
-    return replace(settings, forced_kv=old_conf is not None, port_override=port)
+    if mqtt is not None:
+        settings = with_mqtt_bind(settings, mqtt)
+    return replace(settings, forced_kv=old_conf is not None, port_override=port, mqtt_override=mqtt)
 
 
 def reload_settings(settings: Settings) -> Settings:
@@ -829,9 +940,10 @@ def reload_settings(settings: Settings) -> Settings:
     if settings.path is None:
         return settings
     path = str(settings.path)
+    port, mqtt = settings.port_override, settings.mqtt_override
     if settings.forced_kv:
-        return load_settings(old_conf=path, port=settings.port_override)
-    return load_settings(path, port=settings.port_override)
+        return load_settings(old_conf=path, port=port, mqtt=mqtt)
+    return load_settings(path, port=port, mqtt=mqtt)
 
 
 def describe_settings(settings: Settings) -> str:

@@ -20,9 +20,11 @@ _SECRET_NAMES = frozenset({"password", "key_password", "keypass"})
 
 
 def is_secret_key(key: str) -> bool:
-    """Whether the dotted ``key`` (or environment variable) holds a secret."""
-    last = key.rsplit(".", 1)[-1].lower()
-    return last in _SECRET_NAMES or last.endswith("_password")
+    """Whether the dotted ``key`` (or environment variable) holds a secret: a password, or
+    anything below one (``auth.password.<user>``)."""
+    return any(
+        part in _SECRET_NAMES or part.endswith("_password") for part in key.lower().split(".")
+    )
 
 
 class ValueProblem(Exception):

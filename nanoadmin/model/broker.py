@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain, islice
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal, NamedTuple, Protocol, TypeVar
 
-from nanoadmin.model.topics import is_valid_filter, is_valid_topic_name, split_shared
+from nanoadmin.model.topics import (
+    SHARE_PREFIX,
+    filter_matches,
+    is_valid_filter,
+    is_valid_topic_name,
+    split_shared,
+)
 
 ConnState = Literal["connected", "disconnected"]
 HTTP_PUBLISHER_ID = "NanoMQ-HTTP-Client"
-# The delivery-count memo: at most this many topics, each at most this long (about 2 MB).
-DELIVERIES_CACHE_MAX = 4096
-DELIVERIES_CACHED_TOPIC_MAX = 512
 
 T = TypeVar("T")
 
@@ -28,6 +31,8 @@ class Client:
     proto_ver: int = 4
     will_topic: str | None = None
     will_msg: str | None = None
+    # Seconds since the epoch when a live connection opened the session; None for mock clients.
+    connected_at: float | None = None
 
     @property
     def proto_name(self) -> str:
@@ -49,8 +54,7 @@ class Client:
         return body
 
 
-@dataclass(frozen=True, slots=True)
-class Subscription:
+class Subscription(NamedTuple):
     client_id: str
     topic: str
     qos: int
@@ -64,6 +68,35 @@ class RetainedMessage:
     topic: str
     payload: bytes
     qos: int = 0
+
+
+class Message(NamedTuple):
+    """One published message, as the model hands it to the sinks of matching subscribers."""
+
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    publisher: str
+    # As the HTTP publish names them (``user_properties``, ``content_type``...); None if none.
+    properties: Mapping[str, object] | None = None
+
+
+class ClientSink(Protocol):
+    """What the model tells a live connection (the MQTT listener) about the client it holds.
+
+    The model calls these inside its own methods, once its state is consistent again. ``deliver``
+    must not change the model (defer anything that would); ``removed`` may publish.
+    """
+
+    def deliver(self, message: Message, subscription: Subscription) -> None:
+        """``message`` matched ``subscription`` (its qos is the granted one) of this client."""
+
+    def subscribed(self, subscription: Subscription, new: bool) -> None:
+        """:meth:`BrokerModel.subscribe` added ``subscription`` (``new``) or changed its qos."""
+
+    def removed(self, *, restart: bool) -> None:
+        """The model no longer holds the client: kicked, or (``restart``) the model cleared."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,22 +169,6 @@ class InvalidQos(ModelError):
         self.qos = qos
 
 
-# A frozen dataclass sets each field through object.__setattr__; the slot descriptors do the
-# same at well under half the cost, which matters when seeding 100 000 clients.
-_new_object = object.__new__
-_set_subscription_client_id = Subscription.__dict__["client_id"].__set__
-_set_subscription_topic = Subscription.__dict__["topic"].__set__
-_set_subscription_qos = Subscription.__dict__["qos"].__set__
-
-
-def _make_subscription(client_id: str, topic: str, qos: int) -> Subscription:
-    subscription: Subscription = _new_object(Subscription)
-    _set_subscription_client_id(subscription, client_id)
-    _set_subscription_topic(subscription, topic)
-    _set_subscription_qos(subscription, qos)
-    return subscription
-
-
 def _check_qos(qos: int) -> None:
     if isinstance(qos, bool) or qos not in (0, 1, 2):
         raise InvalidQos(qos)
@@ -173,7 +190,7 @@ def _client_of(subscriber_key: str) -> str:
 
 
 class _TrieNode:
-    __slots__ = ("children", "subscribers", "groups")
+    __slots__ = ("children", "subscribers", "groups", "filter")
 
     def __init__(self) -> None:
         self.children: dict[str, _TrieNode] | None = None
@@ -182,6 +199,9 @@ class _TrieNode:
         self.subscribers: str | dict[str, None] | None = None
         # share group -> its members subscribed here; None while nobody shares this filter
         self.groups: dict[str, int] | None = None
+        # The real filter ending here (the subscription's own string where it can be), once
+        # somebody subscribed to it.
+        self.filter: str | None = None
 
     def deliveries(self) -> int:
         subscribers = self.subscribers
@@ -207,22 +227,14 @@ class _TrieNode:
 class _SubscriptionTrie:
     """Real filters split into levels; a node carries the subscribers of the filter ending there."""
 
-    __slots__ = ("root", "filter_count", "_deliveries")
+    __slots__ = ("root", "filter_count")
 
     def __init__(self) -> None:
         self.root = _TrieNode()
         self.filter_count = 0
-        # topic -> deliveries, while the subscriptions stay as they are: publishers repeat
-        # topics, and a walk of the trie costs far more than a lookup.
-        self._deliveries: dict[str, int] = {}
-
-    def _changed(self) -> None:
-        if self._deliveries:
-            self._deliveries.clear()
 
     def add(self, client_id: str, group: str | None, real_filter: str) -> bool:
         """Record a subscriber at ``real_filter``; False if it was already there."""
-        self._changed()
         subscriber_key = client_id if group is None else _subscriber_key(client_id, group)
         node = self.root
         for level in real_filter.split("/"):
@@ -236,6 +248,8 @@ class _SubscriptionTrie:
                 key = client_id if level == client_id else level
                 child = children[key] = _TrieNode()
             node = child
+        if node.filter is None:
+            node.filter = real_filter
         subscribers = node.subscribers
         if subscribers is None:
             node.subscribers = subscriber_key
@@ -255,7 +269,6 @@ class _SubscriptionTrie:
         return True
 
     def remove(self, client_id: str, group: str | None, real_filter: str) -> None:
-        self._changed()
         subscriber_key = _subscriber_key(client_id, group)
         path: list[tuple[_TrieNode, str]] = []
         node = self.root
@@ -291,47 +304,42 @@ class _SubscriptionTrie:
 
     def deliveries(self, topic: str) -> int:
         """Copies a message on ``topic`` makes: one per matching subscription or share group."""
-        known = self._deliveries.get(topic)
-        if known is not None:
-            return known
-        total = self._walk(topic)
-        if len(topic) <= DELIVERIES_CACHED_TOPIC_MAX:
-            if len(self._deliveries) >= DELIVERIES_CACHE_MAX:
-                self._deliveries.clear()
-            self._deliveries[topic] = total
-        return total
+        return sum(node.deliveries() for node in self.matches(topic))
 
-    def _walk(self, topic: str) -> int:
+    def matches(self, topic: str) -> list[_TrieNode]:
+        """The nodes with subscribers whose filter matches ``topic``."""
         levels = topic.split("/")
         topic_depth = len(levels)
         # Wildcards in the first level never match $SYS-style topics (MQTT-4.7.2-1).
         dollar = topic.startswith("$")
-        total = 0
+        found: list[_TrieNode] = []
         pending: list[tuple[_TrieNode, int]] = [(self.root, 0)]
         while pending:
             node, depth = pending.pop()
             children = node.children
             if depth == topic_depth:
-                total += node.deliveries()
+                if node.subscribers is not None:
+                    found.append(node)
                 if children is not None:
                     # "a/#" also matches "a".
                     multi = children.get("#")
                     if multi is not None:
-                        total += multi.deliveries()
+                        found.append(multi)
                 continue
             if children is None:
                 continue
             if depth or not dollar:
                 multi = children.get("#")
                 if multi is not None:
-                    total += multi.deliveries()
+                    # A "#" node is always a filter's last level, so it has subscribers.
+                    found.append(multi)
                 single = children.get("+")
                 if single is not None:
                     pending.append((single, depth + 1))
             exact = children.get(levels[depth])
             if exact is not None:
                 pending.append((exact, depth + 1))
-        return total
+        return found
 
     def levels(self) -> list[list[dict[str, object]]]:
         """NanoMQ's /topic-tree: levels breadth first, each node's children in byte order."""
@@ -369,8 +377,11 @@ class BrokerModel:
 
     Every method is synchronous and leaves the model consistent, so on one asyncio thread each
     call is atomic. Listings return fresh lists of records the model never changes in place:
-    ``Subscription`` and ``RetainedMessage`` are frozen, and a ``Client`` handed out is the
-    model's own record, so treat it as read-only.
+    ``Subscription`` (a tuple) and ``RetainedMessage`` are immutable, and a ``Client`` handed
+    out is the model's own record, so treat it as read-only.
+
+    A client held by a live connection has a :class:`ClientSink`: publishes reach it there,
+    and a kick or a clear tells it so (the model imports nothing of MQTT or HTTP).
     """
 
     def __init__(self) -> None:
@@ -379,6 +390,9 @@ class BrokerModel:
 
     def _reset(self) -> None:
         self._clients: dict[str, Client] = {}
+        self._sinks: dict[str, ClientSink] = {}
+        self._share_turn = 0
+        self._retained_bytes = 0
         self._clients_version += 1
         # Same keys and order as _clients (so paging chains its values in C); tuples because
         # most clients hold one to three subscriptions.
@@ -399,7 +413,10 @@ class BrokerModel:
 
     def clear(self) -> None:
         """Forget everything, counters and high-water marks included, as a broker restart does."""
+        sinks = list(self._sinks.values())
         self._reset()
+        for sink in sinks:
+            sink.removed(restart=True)
 
     def __len__(self) -> int:
         return len(self._clients)
@@ -442,7 +459,7 @@ class BrokerModel:
         held: list[Subscription] = []
         add_to_trie = self._trie.add
         for topic_filter, qos in wanted:
-            subscription = _make_subscription(client_id, topic_filter, qos)
+            subscription = Subscription(client_id, topic_filter, qos)
             group, real_filter = split_shared(topic_filter)
             if add_to_trie(client_id, group, real_filter):
                 held.append(subscription)
@@ -458,7 +475,17 @@ class BrokerModel:
         return self._clients.get(client_id)
 
     def kick(self, client_id: str) -> bool:
-        """Remove a client with its session and subscriptions; False if there was none."""
+        """Remove a client with its session and subscriptions; False if there was none.
+
+        A live connection holding the client is told (:meth:`ClientSink.removed`) and closes.
+        """
+        sink = self._sinks.pop(client_id, None)
+        removed = self._remove(client_id)
+        if sink is not None:
+            sink.removed(restart=False)
+        return removed
+
+    def _remove(self, client_id: str) -> bool:
         client = self._clients.pop(client_id, None)
         if client is None:
             return False
@@ -481,6 +508,59 @@ class BrokerModel:
 
     def clients(self) -> list[Client]:
         return list(self._clients.values())
+
+    # -- live sessions -------------------------------------------------------------------------
+
+    def sink(self, client_id: str) -> ClientSink | None:
+        """The live connection's sink holding ``client_id``, if one does."""
+        return self._sinks.get(client_id)
+
+    def open_session(self, client: Client, sink: ClientSink, *, resume: bool) -> bool:
+        """Hold ``client`` for a live connection; True when an existing session was resumed.
+
+        With ``resume`` and a session under the same id, the session keeps its subscriptions
+        and ``client`` replaces its record. Otherwise any session under that id is dropped (its
+        old sink is not told: the caller took it over) and ``client`` starts afresh.
+        """
+        client_id = client.client_id
+        existing = self._clients.get(client_id)
+        if existing is not None and resume:
+            self._replace(existing, client)
+            self._sinks[client_id] = sink
+            return True
+        self._sinks.pop(client_id, None)
+        self._remove(client_id)
+        self.add_client(client)
+        self._sinks[client_id] = sink
+        return False
+
+    def close_session(self, client_id: str, sink: ClientSink, *, keep: bool) -> bool:
+        """``sink``'s connection ended: keep its session offline (the sink stays, to hear of
+        messages for it) or drop it. False, changing nothing, when ``sink`` no longer holds it.
+        """
+        if self._sinks.get(client_id) is not sink:
+            return False
+        client = self._clients[client_id]
+        if not keep:
+            del self._sinks[client_id]
+            self._remove(client_id)
+        elif client.conn_state != "disconnected":
+            self._replace(client, replace(client, conn_state="disconnected"))
+        return True
+
+    def _replace(self, old: Client, new: Client) -> None:
+        client_id = old.client_id
+        # Assigning to an existing key keeps the client's place in the listing.
+        self._clients[client_id] = new
+        self._clients_version += 1
+        if old.username != new.username:
+            same_username = self._by_username[old.username]
+            del same_username[client_id]
+            if not same_username:
+                del self._by_username[old.username]
+            self._by_username.setdefault(new.username, {})[client_id] = None
+        self._connections += (new.conn_state == "connected") - (old.conn_state == "connected")
+        self._note_maxima()
 
     def find_clients(
         self,
@@ -549,14 +629,24 @@ class BrokerModel:
 
     # -- subscriptions -------------------------------------------------------------------------
 
-    def subscribe(self, client_id: str, topic_filter: str, qos: int) -> None:
-        """Subscribe a connected client; re-subscribing a filter changes its qos in place."""
+    def subscribe(
+        self, client_id: str, topic_filter: str, qos: int, *, notify: bool = True
+    ) -> bool:
+        """Subscribe a connected client; re-subscribing a filter changes its qos in place.
+
+        True for a new subscription. The client's sink, if any, hears of it unless ``notify``
+        is false (its own connection subscribing).
+        """
         self._require_connected(client_id)
         if not is_valid_filter(topic_filter):
             raise InvalidTopic(topic_filter, "topic filter")
         _check_qos(qos)
-        self._attach(client_id, topic_filter, qos)
+        new = self._attach(client_id, topic_filter, qos)
         self._note_maxima()
+        sink = self._sinks.get(client_id) if notify else None
+        if sink is not None:
+            sink.subscribed(Subscription(client_id, topic_filter, qos), new)
+        return new
 
     def unsubscribe(self, client_id: str, topic_filter: str) -> bool:
         """Drop a connected client's subscription; False if it did not hold that filter."""
@@ -582,19 +672,20 @@ class BrokerModel:
         if client.conn_state != "connected":
             raise ClientOffline(client_id)
 
-    def _attach(self, client_id: str, topic_filter: str, qos: int) -> None:
+    def _attach(self, client_id: str, topic_filter: str, qos: int) -> bool:
         group, real_filter = split_shared(topic_filter)
-        subscription = _make_subscription(client_id, topic_filter, qos)
+        subscription = Subscription(client_id, topic_filter, qos)
         held = self._subscriptions[client_id]
         if self._trie.add(client_id, group, real_filter):
             self._subscriptions[client_id] = (*held, subscription)
             self._subscription_count += 1
             if not held:
                 self._subscriber_count += 1
-        else:
-            self._subscriptions[client_id] = tuple(
-                subscription if s.topic == topic_filter else s for s in held
-            )
+            return True
+        self._subscriptions[client_id] = tuple(
+            subscription if s.topic == topic_filter else s for s in held
+        )
+        return False
 
     def subscriptions(self, client_id: str | None = None) -> list[Subscription]:
         """All subscriptions (clients in insertion order) or one client's, each in arrival order."""
@@ -635,21 +726,71 @@ class BrokerModel:
     ) -> int:
         """Route one message and count it; returns the number of deliveries.
 
-        ``client_id`` and ``properties`` are accepted as the HTTP publish carries them; they do
-        not change routing (a subscribed publisher receives its own message, as in MQTT 3).
+        A delivery is one per matching subscription, or per share group (one member of it, a
+        connected one where there is one). Those of clients with a sink are handed to it, with
+        ``client_id`` as the publisher and ``properties`` as given: routing itself ignores them
+        (a subscribed publisher receives its own message, as in MQTT 3).
         """
         if not is_valid_topic_name(topic):
             raise InvalidTopic(topic, "topic name")
         _check_qos(qos)
         self._messages_received += 1
-        deliveries = self._trie.deliveries(topic)
+        nodes = self._trie.matches(topic)
+        deliveries = 0
+        for node in nodes:
+            deliveries += node.deliveries()
         if deliveries:
             self._messages_sent += deliveries
         else:
             self._messages_dropped += 1
         if retain:
             self._retain(topic, payload, qos)
+        if self._sinks and nodes:
+            self._hand_out(
+                nodes, Message(topic, bytes(payload), qos, retain, client_id, properties)
+            )
         return deliveries
+
+    def _hand_out(self, nodes: list[_TrieNode], message: Message) -> None:
+        sinks = self._sinks
+        for node in nodes:
+            real_filter = node.filter
+            assert real_filter is not None
+            keys = node.subscriber_keys()
+            groups: dict[str, list[str]] | None = None
+            for key in keys:
+                if "\0" not in key:
+                    sink = sinks.get(key)
+                    if sink is not None:
+                        self._hand(sink, key, real_filter, message)
+                    continue
+                if groups is None:
+                    groups = {}
+                group, _, client_id = key.partition("\0")
+                groups.setdefault(group, []).append(client_id)
+            for group, members in (groups or {}).items():
+                client_id = self._share_member(members)
+                sink = sinks.get(client_id)
+                if sink is not None:
+                    self._hand(sink, client_id, f"{SHARE_PREFIX}{group}/{real_filter}", message)
+
+    def _hand(self, sink: ClientSink, client_id: str, topic_filter: str, message: Message) -> None:
+        for subscription in self._subscriptions[client_id]:
+            if subscription.topic == topic_filter:
+                sink.deliver(message, subscription)
+                return
+
+    def _share_member(self, members: list[str]) -> str:
+        """Members take turns; a connected one goes before an offline session."""
+        self._share_turn += 1
+        count = len(members)
+        first = self._share_turn % count
+        clients = self._clients
+        for step in range(count):
+            client_id = members[(first + step) % count]
+            if clients[client_id].conn_state == "connected":
+                return client_id
+        return members[first]
 
     def store_retained(self, topic: str, payload: bytes, qos: int = 0) -> None:
         """Seed a retained message without counting a publish; an empty payload clears it."""
@@ -659,13 +800,34 @@ class BrokerModel:
         self._retain(topic, payload, qos)
 
     def _retain(self, topic: str, payload: bytes, qos: int) -> None:
+        old = self._retained.get(topic)
+        if old is not None:
+            self._retained_bytes -= len(old.payload)
         if payload:
+            # Assigning to an existing key keeps the topic's place in the listing.
             self._retained[topic] = RetainedMessage(topic, bytes(payload), qos)
-        else:
-            self._retained.pop(topic, None)
+            self._retained_bytes += len(payload)
+        elif old is not None:
+            del self._retained[topic]
 
     def retained(self) -> list[RetainedMessage]:
         return list(self._retained.values())
+
+    def retained_matching(self, topic_filter: str) -> list[RetainedMessage]:
+        """The retained messages a new subscription to ``topic_filter`` receives."""
+        return [m for m in self._retained.values() if filter_matches(topic_filter, m.topic)]
+
+    def is_retained(self, topic: str) -> bool:
+        return topic in self._retained
+
+    @property
+    def retained_count(self) -> int:
+        return len(self._retained)
+
+    @property
+    def retained_bytes(self) -> int:
+        """The payload bytes of every retained message."""
+        return self._retained_bytes
 
     # -- counters ------------------------------------------------------------------------------
 
