@@ -806,8 +806,6 @@ class Settings:
     mqtt_stream: bool = False
     nanoadmin: NanoadminSettings = field(default_factory=NanoadminSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
-    # The normalised tree as read, for the parts of the file no section reads.
-    tree: Tree = field(default_factory=dict)
     # The files the config included.
     included: tuple[Path, ...] = ()
     # How it was loaded, so a reload reads it the same way.
@@ -851,7 +849,6 @@ def settings_from_tree(
             mqtt_stream=_read(tree, "parquet.enable", boolean, False),
             nanoadmin=nanoadmin_from_tree(tree),
             mqtt=mqtt_from_tree(tree),
-            tree=tree,
         )
     except ValueProblem as problem:
         if source is not None:
