@@ -23,7 +23,8 @@ class ClientJsonCache:
         hit = self._entries.get(client.client_id)
         if hit is not None and hit[0] is client:
             return hit[1]
-        encoded = orjson.dumps(client.as_json())
+        # A copy of its own size: orjson's bytes object holds on to some 4 KB.
+        encoded = bytes(memoryview(orjson.dumps(client.as_json())))
         if len(self._entries) >= self.max_size:
             self._entries.clear()
         self._entries[client.client_id] = (client, encoded)
@@ -33,10 +34,13 @@ class ClientJsonCache:
 class ListingCache:
     """Whole /clients bodies by request, kept while the broker's set of clients stays the same
     (``clients_version``): a dashboard polling a page of a large set then costs one lookup.
-    Bounded in bytes; only bodies answered with 200 are stored."""
+    Bounded in bytes, in all and for each body; only bodies answered with 200 are stored."""
 
-    def __init__(self, max_bytes: int = 16 * 1024 * 1024) -> None:
+    def __init__(self, max_bytes: int = 16 * 1024 * 1024, max_body: int = 1024 * 1024) -> None:
         self.max_bytes = max_bytes
+        # A body larger than this (an unpaged listing of thousands) is not kept: it would hold
+        # megabytes for one request that seldom comes again.
+        self.max_body = max_body
         self._bytes = 0
         self._broker: BrokerModel | None = None
         self._version = -1
@@ -55,7 +59,7 @@ class ListingCache:
             self._entries.clear()
             self._bytes = 0
             self._broker, self._version = broker, broker.clients_version
-        if len(body) <= self.max_bytes:
+        if len(body) <= self.max_body:
             self._entries[key] = body
             self._bytes += len(body)
 

@@ -29,6 +29,7 @@ from nanoadmin.config.values import (
     byte_size,
     duration_seconds,
     integer,
+    is_secret_key,
     lookup,
     number,
     string,
@@ -786,6 +787,117 @@ def nanoadmin_from_tree(tree: Tree) -> NanoadminSettings:
     )
 
 
+# -- log: NanoMQ's level names -------------------------------------------------------------------
+
+# NanoMQ's levels (its --log_level, log.level and NANOMQ_LOG_LEVEL), and Python's own names.
+LOG_LEVELS: Mapping[str, int] = {
+    "trace": 5,
+    "debug": 10,
+    "info": 20,
+    "warn": 30,
+    "warning": 30,
+    "error": 40,
+    "fatal": 50,
+    "critical": 50,
+}
+
+
+def log_level(key: str, value: object) -> str:
+    text = string(key, value).strip().lower()
+    if text not in LOG_LEVELS:
+        raise ValueProblem(key, value, "one of: trace, debug, info, warn, error, fatal")
+    return text
+
+
+# -- keys nanoadmin does not know ----------------------------------------------------------------
+
+# The sections of NanoMQ's config (and the odd top-level keys its KV format maps to), with the
+# keys of those whose every key is known; None: not checked below that level. An unknown key
+# is a warning (real files carry sections nanoadmin only displays), except in http_server and
+# nanoadmin, where it is an error.
+KNOWN_KEYS: Mapping[str, Mapping[str, object] | None] = {
+    "system": dict.fromkeys(
+        [
+            "daemon",
+            "num_taskq_thread",
+            "max_taskq_thread",
+            "parallel",
+            "enable_ipc_internal",
+            "hook_ipc_url",
+            "cmd_ipc_url",
+        ]
+    ),
+    "mqtt": dict.fromkeys(
+        [
+            "property_size",
+            "max_packet_size",
+            "client_max_packet_size",
+            "max_mqueue_len",
+            "max_inflight_window",
+            "max_awaiting_rel",
+            "await_rel_timeout",
+            "retry_interval",
+            "keepalive_multiplier",
+        ]
+    ),
+    "listeners": dict.fromkeys(["tcp", "ssl", "ws", "wss", "quic"]),
+    "http_server": None,
+    "log": dict.fromkeys(["to", "level", "dir", "file", "rotation", "uds_addr"]),
+    "auth": dict.fromkeys(
+        ["allow_anonymous", "no_match", "deny_action", "cache", "password", "acl", "http_auth"]
+    ),
+    "sqlite": dict.fromkeys(
+        ["enable", "disk_cache_size", "mounted_file_path", "flush_mem_threshold", "resend_interval"]
+    ),
+    **dict.fromkeys(
+        [
+            "webhook",
+            "bridges",
+            "rules",
+            "parquet",
+            "plugin",
+            "exchange_client",
+            "preset",
+            "nanoadmin",
+        ]
+    ),
+    # What the KV format's own keys become (config/kv.py keeps unknown ones where they stand).
+    **dict.fromkeys(
+        [
+            "acl_enable",
+            "acl_cache_max_size",
+            "acl_cache_ttl",
+            "enable_acl_cache",
+            "auth_enable",
+            "aws",
+            "bridge",
+            "rule",
+            "rule_option",
+        ]
+    ),
+}
+
+
+def unknown_keys(tree: Tree) -> list[tuple[str, str]]:
+    """(dotted key, did-you-mean hint) for each key of ``tree`` KNOWN_KEYS does not know."""
+    found: list[tuple[str, str]] = []
+
+    def check(prefix: str, block: Mapping[str, object], known: Mapping[str, object]) -> None:
+        for key in block:
+            if key in known:
+                below, value = known[key], block[key]
+                if isinstance(below, Mapping) and isinstance(value, Mapping):
+                    check(f"{prefix}{key}.", value, below)
+                continue
+            close = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.75)
+            found.append(
+                (f"{prefix}{key}", f" (did you mean {prefix}{close[0]}?)" if close else "")
+            )
+
+    check("", tree, KNOWN_KEYS)
+    return found
+
+
 # -- the whole config -----------------------------------------------------------------------------
 
 
@@ -806,11 +918,16 @@ class Settings:
     mqtt_stream: bool = False
     nanoadmin: NanoadminSettings = field(default_factory=NanoadminSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
+    # log.level (or NANOMQ_LOG_LEVEL), one of LOG_LEVELS; None: not set.
+    log_level: str | None = None
+    # What a reader of the config should hear of: keys nothing reads, variables the file beats.
+    warnings: tuple[str, ...] = ()
     # The files the config included.
     included: tuple[Path, ...] = ()
     # How it was loaded, so a reload reads it the same way.
     forced_kv: bool = False
     port_override: int | None = None
+    host_override: str | None = None
     mqtt_override: str | None = None
 
     def with_port(self, port: int) -> Settings:
@@ -849,6 +966,11 @@ def settings_from_tree(
             mqtt_stream=_read(tree, "parquet.enable", boolean, False),
             nanoadmin=nanoadmin_from_tree(tree),
             mqtt=mqtt_from_tree(tree),
+            log_level=_read(tree, "log.level", log_level, None),
+            warnings=tuple(
+                f"{key_location(path, key)}: unknown key {key} is ignored{hint}"
+                for key, hint in unknown_keys(tree)
+            ),
         )
     except ValueProblem as problem:
         if source is not None:
@@ -858,30 +980,74 @@ def settings_from_tree(
 
 # -- where a config comes from --------------------------------------------------------------------
 
-# NanoMQ reads these before the file, so the file overrides them.
-_ENVIRONMENT = {
-    "NANOMQ_HTTP_SERVER_PORT": ("port", _port),
-    "NANOMQ_HTTP_SERVER_USERNAME": ("username", string),
-    "NANOMQ_HTTP_SERVER_PASSWORD": ("password", string),
-    "NANOMQ_HTTP_SERVER_AUTH_TYPE": ("auth_type", _auth_type),
-    "NANOMQ_HTTP_SERVER_JWT_PUBLIC_KEYFILE": ("jwt.public.keyfile", string),
+
+def _bind_host(key: str, value: object) -> str:
+    # NanoMQ's NANOMQ_HTTP_SERVER_URL: a host, or a URL whose host is taken.
+    text = string(key, value).strip()
+    host = text.split("://", 1)[-1].split("/", 1)[0]
+    if host.startswith("["):
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    if not host:
+        raise ValueProblem(key, value, "a host such as 0.0.0.0 or http://0.0.0.0:8081")
+    return host
+
+
+def _keyfile(key: str, value: object) -> str:
+    return str(Path(string(key, value)).expanduser().resolve())
+
+
+# NanoMQ reads these before the file, so the file overrides them: (dotted key, reader). What
+# the reader returns goes into the tree, to be read again as the file's values are.
+_ENVIRONMENT: Mapping[str, tuple[str, Callable[[str, object], object]]] = {
+    "NANOMQ_HTTP_SERVER_PORT": ("http_server.port", string),
+    "NANOMQ_HTTP_SERVER_URL": ("http_server.ip_addr", _bind_host),
+    "NANOMQ_HTTP_SERVER_USERNAME": ("http_server.username", string),
+    "NANOMQ_HTTP_SERVER_PASSWORD": ("http_server.password", string),
+    "NANOMQ_HTTP_SERVER_AUTH_TYPE": ("http_server.auth_type", string),
+    "NANOMQ_HTTP_SERVER_JWT_PUBLIC_KEYFILE": ("http_server.jwt.public.keyfile", _keyfile),
+    "NANOMQ_LOG_LEVEL": ("log.level", string),
+}
+# Checked as soon as they are read, so that a bad one is named as the variable it is.
+_ENVIRONMENT_CHECKS: Mapping[str, Callable[[str, object], object]] = {
+    "NANOMQ_HTTP_SERVER_PORT": _port,
+    "NANOMQ_HTTP_SERVER_AUTH_TYPE": _auth_type,
+    "NANOMQ_LOG_LEVEL": log_level,
 }
 
 
 def _environment_tree(environ: Mapping[str, str]) -> dict[str, object]:
-    section: dict[str, object] = {}
-    for variable, (name, read) in _ENVIRONMENT.items():
-        if variable in environ:
-            try:
-                read(variable, environ[variable])
-            except ValueProblem as problem:
-                raise ConfigError(f"environment: {problem}") from None
-            if name == "jwt.public.keyfile":
-                keyfile = str(Path(environ[variable]).expanduser().resolve())
-                section["jwt"] = {"public": {"keyfile": keyfile}}
-            else:
-                section[name] = environ[variable]
-    return {"http_server": section} if section else {}
+    tree: dict[str, object] = {}
+    for variable, (dotted, read) in _ENVIRONMENT.items():
+        if variable not in environ:
+            continue
+        try:
+            _ENVIRONMENT_CHECKS.get(variable, string)(variable, environ[variable])
+            value = read(variable, environ[variable])
+        except ValueProblem as problem:
+            raise ConfigError(f"environment: {problem}") from None
+        node = tree
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            child = node.setdefault(part, {})
+            assert isinstance(child, dict)
+            node = child
+        node[leaf] = value
+    return tree
+
+
+def _overridden_variables(environ: Mapping[str, str], file_tree: Tree, path: Path) -> list[str]:
+    """A warning for each NANOMQ_* variable that the file also sets, and so beats."""
+    warnings = []
+    for variable, (dotted, _) in _ENVIRONMENT.items():
+        if variable in environ and lookup(file_tree, dotted) is not None:
+            shown = "******" if is_secret_key(dotted) else repr(environ[variable])
+            warnings.append(
+                f"{key_location(path, dotted)}: {dotted} in the file beats {variable}={shown} "
+                "(the file wins over the environment, as in NanoMQ)"
+            )
+    return warnings
 
 
 def _merge(base: Tree, over: Tree) -> dict[str, object]:
@@ -909,17 +1075,34 @@ def load_settings(
     *,
     old_conf: str | None = None,
     port: int | None = None,
+    host: str | None = None,
     mqtt: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Defaults < NANOMQ_* environment < config file < ``port`` and ``mqtt`` (``--mqtt``);
-    ConfigError on anything bad."""
+    """Defaults < NANOMQ_* environment < config file < ``port``, ``host`` and ``mqtt`` (the
+    command line's); ConfigError on anything bad."""
     environ = os.environ if environ is None else environ
     path = Path(old_conf) if old_conf else config_path(conf, environ)
+    if not path.exists() and not path.is_symlink():
+        if conf or old_conf:
+            given = "given by --conf" if conf else "given by --old_conf"
+        elif environ.get("NANOMQ_CONF_PATH"):
+            given = "given by NANOMQ_CONF_PATH"
+        else:
+            given = f"the default, looked for in {Path.cwd()}"
+        raise ConfigError(
+            f"{path}: config file not found ({given}); name one with --conf FILE or "
+            "NANOMQ_CONF_PATH"
+        )
     included: list[Path] = []
     fmt, file_tree = load_tree(path, force_kv=old_conf is not None, included=included)
     tree = _merge(_environment_tree(environ), file_tree)
-    settings = replace(settings_from_tree(tree, fmt=fmt, path=path), included=tuple(included))
+    settings = settings_from_tree(tree, fmt=fmt, path=path)
+    settings = replace(
+        settings,
+        included=tuple(included),
+        warnings=settings.warnings + tuple(_overridden_variables(environ, file_tree, path)),
+    )
     if not settings.http_server.enable:
         logger.warning("%s: http_server.enable is false; nanoadmin serves the API anyway", path)
     if port is not None:
@@ -927,9 +1110,19 @@ def load_settings(
             settings = settings.with_port(_port("--port", port))
         except ValueProblem as problem:
             raise ConfigError(str(problem)) from None
+    if host is not None:
+        if not host.strip():
+            raise ConfigError("--host has an empty value. Expected an address such as 0.0.0.0")
+        settings = replace(settings, http_server=replace(settings.http_server, ip_addr=host))
     if mqtt is not None:
         settings = with_mqtt_bind(settings, mqtt)
-    return replace(settings, forced_kv=old_conf is not None, port_override=port, mqtt_override=mqtt)
+    return replace(
+        settings,
+        forced_kv=old_conf is not None,
+        port_override=port,
+        host_override=host,
+        mqtt_override=mqtt,
+    )
 
 
 def reload_settings(settings: Settings) -> Settings:
@@ -937,10 +1130,10 @@ def reload_settings(settings: Settings) -> Settings:
     if settings.path is None:
         return settings
     path = str(settings.path)
-    port, mqtt = settings.port_override, settings.mqtt_override
+    port, host, mqtt = settings.port_override, settings.host_override, settings.mqtt_override
     if settings.forced_kv:
-        return load_settings(old_conf=path, port=port, mqtt=mqtt)
-    return load_settings(path, port=port, mqtt=mqtt)
+        return load_settings(old_conf=path, port=port, host=host, mqtt=mqtt)
+    return load_settings(path, port=port, host=host, mqtt=mqtt)
 
 
 def describe_settings(settings: Settings) -> str:

@@ -35,6 +35,8 @@ from nanoadmin.http.limits import (
 from nanoadmin.http.responses import dumps
 
 logger = logging.getLogger("nanoadmin")
+# Shown at any log level (nanoadmin.logs keeps it at INFO).
+BANNER = logging.getLogger("nanoadmin.banner")
 http_logger = logging.getLogger("nanoadmin.http")
 _QUOTED = re.compile(r"""b?['"]""")
 
@@ -385,6 +387,16 @@ class AccessLogger(AbstractAccessLogger):
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         identity = request.get(IDENTITY_KEY)
+        scheme = identity.scheme if identity is not None else "-"
+        fields = {
+            "remote": request.remote,
+            "method": request.method,
+            "target": request.raw_path,
+            "status": response.status,
+            "bytes": response.body_length,
+            "duration_ms": round(time * 1000, 1),
+            "auth": scheme,
+        }
         self.logger.info(
             '%s "%s %s" %d %d %.1fms auth=%s',
             request.remote,
@@ -393,7 +405,8 @@ class AccessLogger(AbstractAccessLogger):
             response.status,
             response.body_length,
             time * 1000,
-            identity.scheme if identity is not None else "-",
+            scheme,
+            extra={"access": fields},
         )
 
 
@@ -443,14 +456,14 @@ async def serve(app: web.Application) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, runtime.stop_event.set)
         loop.add_signal_handler(signal.SIGHUP, runtime.reload_logged)
-        logger.info(
+        BANNER.info(
             "serving NanoMQ's /api/v4 on http://%s:%d (auth: %s)",
             http.bind_host,
             http.port,
             runtime.strategy.name,
         )
         await runtime.stop_event.wait()
-        logger.info("stopping: finishing %d in-flight requests", in_flight.count)
+        BANNER.info("stopping: finishing %d in-flight requests", in_flight.count)
         # Stop accepting first; aiohttp's own shutdown would drop bodies still arriving.
         await site.stop()
         if not await in_flight.wait_idle(SHUTDOWN_TIMEOUT):
