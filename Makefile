@@ -2,45 +2,68 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Every version pinned, runtime and tools alike (constraints.txt).
+PIP := $(BIN)/pip install --quiet --constraint constraints.txt
+# `make run` needs the runtime only; the test tools come with the first `make test`.
+RUNTIME := $(VENV)/.runtime
+DEV := $(VENV)/.dev
+# `make run PORT=9000` serves on another port.
+PORT ?=
 
-.PHONY: run test bench soak check lint typecheck clean
+.PHONY: run test check bench soak lint typecheck constraints clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	$(PIP) --upgrade pip
 
-run: $(STAMP)
-	$(BIN)/nanoadmin start --conf conf/nanomq.conf
+$(RUNTIME): pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e .
+	touch $@
 
-test: $(STAMP)
+$(DEV): pyproject.toml constraints.txt $(RUNTIME)
+	$(PIP) -e '.[dev]'
+	touch $@
+
+run: $(RUNTIME)
+	$(BIN)/nanoadmin start --conf conf/nanomq.conf $(if $(PORT),--port $(PORT))
+
+test: $(DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-bench: $(STAMP)
-	$(BIN)/python bench/run.py
-
-# 1,000 slowloris sockets and 1,000 half-sent bodies held while a real client is timed (~40 s).
-soak: $(STAMP)
-	$(BIN)/python bench/soak.py
-
-lint: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-
-typecheck: $(STAMP)
-	$(BIN)/mypy
-
 # The quick loop: everything `make test` runs but the tests marked slow (under a minute).
-check: $(STAMP)
+check: $(DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest -m "not slow"
+
+bench: $(DEV)
+	$(BIN)/python bench/run.py
+
+# 1,000 slowloris sockets and 1,000 half-sent bodies held while a real client is timed (~40 s).
+soak: $(RUNTIME)
+	$(BIN)/python bench/soak.py
+
+lint: $(DEV)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(DEV)
+	$(BIN)/mypy
+
+# After changing pyproject.toml's dependencies: pin what a fresh install takes now.
+constraints:
+	rm -rf .venv-pin
+	$(PYTHON) -m venv .venv-pin
+	.venv-pin/bin/pip install --quiet --upgrade pip
+	.venv-pin/bin/pip install --quiet -e '.[dev]'
+	{ sed -n '1,2p' constraints.txt; .venv-pin/bin/pip freeze --all --exclude-editable \
+	  | grep -v -e '^setuptools==' -e '^wheel=='; } > constraints.new
+	mv constraints.new constraints.txt
+	rm -rf .venv-pin
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
