@@ -18,9 +18,9 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 # Debian's own python3 is /usr/bin/python3.
 RUN python3 -m venv /opt/venv
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY nanoadmin ./nanoadmin
-RUN /opt/venv/bin/pip install . \
+RUN /opt/venv/bin/pip install --constraint constraints.txt . \
     && /opt/venv/bin/nanoadmin --version
 
 FROM ${BASE_IMAGE}

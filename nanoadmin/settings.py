@@ -830,6 +830,7 @@ KNOWN_KEYS: Mapping[str, Mapping[str, object] | None] = {
     "mqtt": dict.fromkeys(
         [
             "property_size",
+            "max_topic_alias",
             "max_packet_size",
             "client_max_packet_size",
             "max_mqueue_len",

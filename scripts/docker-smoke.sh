@@ -412,6 +412,49 @@ basic_auth_checks() {
     check "it exits 0 on SIGTERM" exited_cleanly "$name"
 }
 
+# The baked config sets no port or address: NanoMQ's variables apply to it.
+environment_checks() {
+    local port name=nanoadmin-smoke-env
+    port=$(free_port)
+    CONTAINERS+=("$name")
+    docker run -d --name "$name" --network host -e "NANOMQ_HTTP_SERVER_PORT=$port" \
+        -e NANOMQ_HTTP_SERVER_URL=127.0.0.1 -e NANOMQ_HTTP_SERVER_PASSWORD=from-env \
+        -e "NANOADMIN_HEALTHCHECK_URL=http://127.0.0.1:$port/status" "$IMAGE" >/dev/null ||
+        { fail "docker run $name"; exit 1; }
+    wait_for_status "$name" "$port"
+    check "NANOMQ_HTTP_SERVER_PORT and _URL move the baked config's listener" \
+        expect_code 200 "http://127.0.0.1:$port/status"
+    check "NANOMQ_HTTP_SERVER_PASSWORD sets the baked config's password" \
+        expect_code 200 -u admin:from-env "http://127.0.0.1:$port/api/v4/brokers"
+    docker stop "$name" >/dev/null
+    local file_port conf=$WORK/port.conf other name2=nanoadmin-smoke-beaten
+    file_port=$(free_port)
+    other=$(free_port)
+    printf 'http_server {\n  port = %s\n  ip_addr = "127.0.0.1"\n}\n' "$file_port" >"$conf"
+    run_container "$name2" "$file_port" "$conf" -e "NANOMQ_HTTP_SERVER_PORT=$other"
+    check "a port in a mounted config beats NANOMQ_HTTP_SERVER_PORT" \
+        expect_code 200 "http://127.0.0.1:$file_port/status"
+    check "and the log says the file beat the variable" logs_say "$name2" \
+        "beats NANOMQ_HTTP_SERVER_PORT"
+    docker stop "$name2" >/dev/null
+}
+
+wait_for_status() {
+    local name=$1 port=$2
+    for _ in $(seq 1 60); do
+        [[ $(http_code "http://127.0.0.1:$port/status") == 200 ]] && return 0
+        [[ $(docker inspect -f '{{.State.Running}}' "$name") == true ]] || break
+        sleep 0.5
+    done
+    docker logs "$name" 2>&1 | tail -n 20 | sed 's/^/    /'
+    fail "$name did not serve /status"
+    exit 1
+}
+
+logs_say() {
+    docker logs "$1" 2>&1 | grep -qF "$2" || { say "  no line with: $2"; return 1; }
+}
+
 host_nanoadmin() {
     if [[ -x $REPO/.venv/bin/nanoadmin ]]; then
         "$REPO/.venv/bin/nanoadmin" "$@"
@@ -461,6 +504,7 @@ main() {
     check "the baked config binds 0.0.0.0:8081" baked_config_binds_everywhere
     check "the image holds no private key" holds_no_private_key
     basic_auth_checks
+    environment_checks
     jwt_checks
 }
 
