@@ -24,7 +24,11 @@ def build_request(method: str, path: str, headers: list[str], body: bytes) -> by
 
 
 async def _connection(
-    port: int, request: bytes, deadline: float, latencies: list[float], counts: dict[str, int]
+    port: int,
+    requests: list[bytes],
+    deadline: float,
+    latencies: list[float],
+    counts: dict[str, int],
 ) -> None:
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -32,9 +36,11 @@ async def _connection(
         counts["errors"] += 1
         return
     try:
+        turn = 0
         while time.monotonic() < deadline:
             sent = time.monotonic()
-            writer.write(request)
+            writer.write(requests[turn % len(requests)])
+            turn += 1
             head = await reader.readuntil(b"\r\n\r\n")
             length = 0
             for line in head.split(b"\r\n")[1:]:
@@ -54,14 +60,18 @@ async def _connection(
 
 async def _run(args: argparse.Namespace) -> dict[str, float]:
     body = args.body.encode() if args.body else b""
-    request = build_request(args.method, args.path, args.header, body)
+    pages = range(1, args.pages + 1) if args.pages else [1]
+    requests = [
+        build_request(args.method, args.path.replace("{page}", str(page)), args.header, body)
+        for page in pages
+    ]
     latencies: list[float] = []
     counts = {"errors": 0, "non2xx": 0}
     started = time.monotonic()
     deadline = started + args.duration
     await asyncio.gather(
         *(
-            _connection(args.port, request, deadline, latencies, counts)
+            _connection(args.port, requests, deadline, latencies, counts)
             for _ in range(args.connections)
         )
     )
@@ -87,6 +97,7 @@ def main() -> None:
     parser.add_argument("--body", default="")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--pages", type=int, default=0, help="walk {page} in --path 1..N")
     args = parser.parse_args()
     print(json.dumps(asyncio.run(_run(args))))
 

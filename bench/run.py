@@ -13,6 +13,8 @@ generator stands in where that is impossible, and says so). Cases:
   (d) nanoadmin, GET /api/v4/brokers, JWT with the cache off (RS256 verified every request)
   (e) nanoadmin, GET /api/v4/clients?_page=1&_limit=100 with --mock-clients 100000
   (f) nanoadmin, POST /api/v4/mqtt/publish with 10 000 mock clients subscribed
+  (g) nanoadmin, /clients pages 1..1000 of 100 in turn, 100 000 clients (no page asked twice
+      in a row: what the whole-body cache cannot help)
 
 Each case runs ``--repeat`` times, and every run of (b)..(f) is paired with a run of (a): the
 two take turns in 1 s slices (a, X, X, a, a, X, ...) until each has had ``--duration`` seconds.
@@ -41,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,6 +192,7 @@ class Case:
     headers: tuple[str, ...] = ()
     body: str = ""
     target: float | None = None  # minimum ratio to (a)
+    pages: int = 0  # > 0: ``path`` has a {page}, walked 1..pages in turn, request by request
 
     @property
     def method(self) -> str:
@@ -267,12 +271,22 @@ class LoadGenerator:
             lines.append('wrk.headers["Content-Type"] = "application/json"')
             script.write_text("\n".join(lines) + "\n")
             argv += ["-s", str(script)]
-        argv.append(f"http://{HOST}:{case.server.port}{case.path}")
+        if case.pages:
+            script = self.tmp / f"{case.key}.lua"
+            before, _, after = case.path.partition("{page}")
+            script.write_text(
+                "counter = 0\nrequest = function()\n  counter = counter + 1\n"
+                f"  local page = counter % {case.pages} + 1\n"
+                f"  return wrk.format(nil, {lua_string(before)} .. page .. {lua_string(after)})\n"
+                "end\n"
+            )
+            argv += ["-s", str(script)]
+        argv.append(f"http://{HOST}:{case.server.port}{case.path.replace('{page}', '1')}")
         return parse_wrk(run_load("wrk", argv, seconds))
 
     def _python(self, case: Case, seconds: int) -> tuple[float, float, int, int]:
         argv = [PYTHON, str(BENCH / "loadgen.py"), "--port", str(case.server.port)]
-        argv += ["--path", case.path, "--method", case.method]
+        argv += ["--path", case.path, "--method", case.method, "--pages", str(case.pages)]
         argv += ["--connections", str(self.connections), "--duration", str(seconds)]
         for header in case.headers:
             argv += ["--header", header]
@@ -349,7 +363,8 @@ def find_wrk(install: bool) -> str | None:
 
 def check(server: Server, case: Case) -> None:
     """One request before the load: it must be a 200 with code 0, or the figures mean nothing."""
-    request = f"{case.method} {case.path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    path = case.path.replace("{page}", str(case.pages))  # the last page, for a walk
+    request = f"{case.method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
     for header in case.headers:
         request += header + "\r\n"
     if case.body:
@@ -499,6 +514,16 @@ def main(argv: list[str] | None = None) -> int:
                 PUBLISH_BODY,
                 target=0.5,
             ),
+            Case(
+                "g",
+                f"/clients?_page=1..{max(1, args.clients // 100)}&_limit=100, "
+                f"{args.clients:,} clients",
+                s_clients,
+                "/api/v4/clients?_page={page}&_limit=100",
+                (basic,),
+                target=0.5,
+                pages=max(1, args.clients // 100),
+            ),
         ]
         generator = LoadGenerator(wrk, args.threads, args.connections, tmp)
         samples: dict[str, list[Sample]] = {case.key: [] for case in cases}
@@ -521,12 +546,27 @@ def main(argv: list[str] | None = None) -> int:
                     base_sample, case_sample = generator.run_pair(cases[0], case, args.duration)
                     samples[cases[0].key].append(base_sample)
                     samples[case.key].append(case_sample)
+            unpaged = unpaged_rss(s_clients, basic)
         finally:
             for server in servers:
                 server.stop()
         elapsed = time.monotonic() - began
 
-    return report(args, cases, samples, generator, servers, load, elapsed, loop)
+    return report(args, cases, samples, generator, servers, load, elapsed, loop, unpaged)
+
+
+def unpaged_rss(server: Server, auth: str) -> tuple[float, float, int]:
+    """The server's resident MB before and after one unpaged GET /api/v4/clients, and the size
+    of that answer: what an unpaged listing keeps."""
+    before = server.status_kib("VmRSS") / 1024
+    name, _, value = auth.partition(": ")
+    request = urllib.request.Request(
+        f"http://{HOST}:{server.port}/api/v4/clients", headers={name: value}
+    )
+    with urllib.request.urlopen(request, timeout=60) as reply:
+        size = len(reply.read())
+    time.sleep(0.5)
+    return before, server.status_kib("VmRSS") / 1024, size
 
 
 def paired_ratios(cases: list[Case], samples: dict[str, list[Sample]]) -> dict[str, float]:
@@ -553,6 +593,7 @@ def report(
     load: float,
     elapsed: float,
     loop: str,
+    unpaged: tuple[float, float, int],
 ) -> int:
     by_name = {server.name: server for server in servers}
     medians = {
@@ -624,6 +665,10 @@ def report(
         f"clients (target ≤ 150 MB {'ok' if ok_rss else 'MISSED'})"
     )
     print(
+        f"resident memory around one unpaged /clients ({unpaged[2] / 2**20:.1f} MB of JSON): "
+        f"{unpaged[0]:.1f} MB before, {unpaged[1]:.1f} MB after"
+    )
+    print(
         "all servers (start s / RSS MB): "
         + ", ".join(f"{s.name} {s.startup_s:.2f}/{s.rss_bytes / 2**20:.0f}" for s in servers)
     )
@@ -645,6 +690,7 @@ def report(
                     },
                     "startup_s": {s.name: s.startup_s for s in servers},
                     "rss_bytes": {s.name: s.rss_bytes for s in servers},
+                    "unpaged_rss_mb": {"before": unpaged[0], "after": unpaged[1]},
                     "missed": missed,
                 },
                 indent=2,

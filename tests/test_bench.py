@@ -23,8 +23,9 @@ def test_benchmark_smoke_mode_prints_every_case() -> None:
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     lines = result.stdout.splitlines()
-    for case in ("(a)", "(b)", "(c)", "(d)", "(e)", "(f)"):
+    for case in ("(a)", "(b)", "(c)", "(d)", "(e)", "(f)", "(g)"):
         assert any(line.startswith(case) for line in lines), case
     assert "start to first 200" in result.stdout
     assert "resident memory" in result.stdout
+    assert "around one unpaged /clients" in result.stdout
     assert "errors or non-2xx" not in result.stdout, result.stdout
