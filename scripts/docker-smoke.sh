@@ -334,14 +334,7 @@ run_container() {
         -e "NANOADMIN_HEALTHCHECK_URL=http://127.0.0.1:$port/status" \
         --health-interval 1s --health-start-period 30s "$IMAGE" >/dev/null ||
         { fail "docker run $name"; exit 1; }
-    for _ in $(seq 1 60); do
-        [[ $(http_code "http://127.0.0.1:$port/status") == 200 ]] && return 0
-        [[ $(docker inspect -f '{{.State.Running}}' "$name") == true ]] || break
-        sleep 0.5
-    done
-    docker logs "$name" 2>&1 | tail -n 20 | sed 's/^/    /'
-    fail "$name did not serve /status"
-    exit 1
+    wait_for_status "$name" "$port"
 }
 
 # The server is PID 1 in the container; its real uid is the second field of Uid: in its status.

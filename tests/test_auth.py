@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import time
 from pathlib import Path
 
 import jwt
 import pytest
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 
 from nanoadmin.auth import make_strategy
 from nanoadmin.auth.basic_auth import lenient_b64decode
@@ -28,6 +25,7 @@ from tests.support import (
     KeyPair,
     basic_settings,
     jwt_settings,
+    self_signed_certificate,
     write_conf,
 )
 
@@ -269,22 +267,8 @@ def test_jwt_accepts_pkcs1_and_certificate_keys(tmp_path: Path) -> None:
     pkcs1.write_bytes(
         key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1)
     )
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nanoadmin-test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(
-            key, __import__("cryptography.hazmat.primitives.hashes", fromlist=["SHA256"]).SHA256()
-        )
-    )
     cert_path = tmp_path / "cert.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    cert_path.write_text(self_signed_certificate(key))
     strategy = make_strategy(jwt_settings(tmp_path, pkcs1, cert_path).http_server)
     token = jwt.encode({"iss": "cert.pem", "exp": int(time.time()) + 60}, key, algorithm="RS256")
     assert strategy.verify(token).name == "cert.pem"  # type: ignore[attr-defined]
