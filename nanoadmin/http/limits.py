@@ -49,6 +49,9 @@ DEFAULT_MAX_CONNECTIONS = 4096
 RESERVED_FILES = 64
 # The soft open-files limit is raised towards the hard one at start, up to this.
 WANTED_OPEN_FILES = 65536
+# A crowd of at least this many connections that shrinks to a quarter of itself gives the
+# memory its buffers took back to the system.
+TRIM_AFTER_CONNECTIONS = 64
 
 # -- routing --------------------------------------------------------------------------------------
 

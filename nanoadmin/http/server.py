@@ -30,6 +30,7 @@ from nanoadmin.http.limits import (
     MAX_HEAD_BYTES,
     RESERVED_FILES,
     SHUTDOWN_TIMEOUT,
+    TRIM_AFTER_CONNECTIONS,
     WANTED_OPEN_FILES,
 )
 from nanoadmin.http.responses import dumps
@@ -89,11 +90,6 @@ _HEAD_TOO_SLOW = _raw_answer(
 _TOO_MANY_CONNECTIONS = _raw_answer(
     503, "Service Unavailable", "too many connections are busy; try again"
 )
-
-
-# A crowd of at least this many connections that shrinks to a quarter of itself releases the
-# freed memory to the system.
-TRIM_AFTER_CONNECTIONS = 64
 
 
 def release_free_memory() -> None:
