@@ -52,20 +52,20 @@ class InFlight:
     def __init__(self) -> None:
         self.count = 0
         self.draining = False
-        self._idle = asyncio.Event()
+        self.idle_connections = asyncio.Event()
 
     def wake(self) -> None:
         if self.count == 0:
-            self._idle.set()
+            self.idle_connections.set()
 
     async def wait_idle(self, timeout: float) -> bool:
         """True when no request is in flight, False when ``timeout`` passed first."""
         self.draining = True
         deadline = time.monotonic() + timeout
         while self.count:
-            self._idle.clear()
+            self.idle_connections.clear()
             try:
-                await asyncio.wait_for(self._idle.wait(), deadline - time.monotonic())
+                await asyncio.wait_for(self.idle_connections.wait(), deadline - time.monotonic())
             except TimeoutError:
                 return self.count == 0
         return True
@@ -102,22 +102,28 @@ def release_free_memory() -> None:
 
 
 class ConnectionGuard:
-    """The open connections of one listener by what each is doing, and what happens at the
-    cap: a new connection sheds the longest-idle one (answered, waiting for a next request or
-    for the rest of a body nobody will read), else the one whose head began to arrive first
-    (a slow sender), else a new one that has sent nothing; when every connection has a request
-    in progress, the new one is refused. Each state is a dict in the order connections entered
-    it, so that finding the one to shed takes no search."""
+    """The open connections of one listener by what each is doing, the deadline of a head, and
+    what happens at the cap.
+
+    States: silent (open, nothing sent yet), sending (a head begun, not finished), busy (a
+    request in progress: in no dict), idle (answered, waiting for a next request, or for the
+    rest of a body nobody will read). Each state is a dict in the order connections entered it,
+    so that the oldest is first: at the cap a new connection sheds the longest-idle one, else
+    the head that began first, else the oldest silent one; when every connection is busy, the
+    new one is refused. Once a second, silent and sending connections older than
+    HEAD_READ_TIMEOUT are answered 408 and closed (the oldest first, so the sweep stops at the
+    first young one): no timer a request."""
 
     def __init__(self, max_connections: int) -> None:
         self.max_connections = max_connections
         self.open = 0
         self.shed = 0
         self.refused = 0
-        self._idle: dict[GuardedRequestHandler, None] = {}
+        self.idle_connections: dict[GuardedRequestHandler, None] = {}
         self._sending: dict[GuardedRequestHandler, None] = {}
         self._silent: dict[GuardedRequestHandler, None] = {}
         self._peak = 0
+        self._sweeper: asyncio.TimerHandle | None = None
 
     def __len__(self) -> int:
         return self.open
@@ -132,27 +138,27 @@ class ConnectionGuard:
             victim.shed()
         self.open += 1
         self._peak = max(self._peak, self.open)
-        self._silent[handler] = None
+        self.move(handler, self._silent)
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().call_later(1.0, self._sweep)
         return True
 
+    def move(
+        self, handler: GuardedRequestHandler, state: dict[GuardedRequestHandler, None] | None
+    ) -> None:
+        """``handler`` leaves its state for ``state`` (None: busy, or gone)."""
+        if handler.state is not None:
+            del handler.state[handler]
+        if state is not None:
+            state[handler] = None
+        handler.state = state
+
     def sending(self, handler: GuardedRequestHandler) -> None:
-        """The first bytes of a head have come."""
-        self._idle.pop(handler, None)
-        self._silent.pop(handler, None)
-        self._sending[handler] = None
-
-    def busy(self, handler: GuardedRequestHandler) -> None:
-        """A whole head has come: a request is in progress."""
-        self._sending.pop(handler, None)
-        self._silent.pop(handler, None)
-
-    def idle(self, handler: GuardedRequestHandler) -> None:
-        """Answered."""
-        self._idle[handler] = None
+        """The first bytes of a head have come, the head has not."""
+        self.move(handler, self._sending)
 
     def forget(self, handler: GuardedRequestHandler, *, admitted: bool) -> None:
-        for state in (self._idle, self._sending, self._silent):
-            state.pop(handler, None)
+        self.move(handler, None)
         if not admitted:
             return
         self.open -= 1
@@ -164,16 +170,30 @@ class ConnectionGuard:
 
     def close_idle(self) -> None:
         """Close every connection with no request in progress (a stop need not wait for them)."""
-        for handler in list(self._idle) + list(self._silent) + list(self._sending):
+        for handler in list(self.idle_connections) + list(self._silent) + list(self._sending):
             handler.force_close()
 
     def _victim(self) -> GuardedRequestHandler | None:
-        for state in (self._idle, self._sending, self._silent):
+        for state in (self.idle_connections, self._sending, self._silent):
             if state:
                 victim = next(iter(state))
-                del state[victim]
+                self.move(victim, None)
                 return victim
         return None
+
+    def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        late = loop.time() - HEAD_READ_TIMEOUT
+        for state in (self._silent, self._sending):
+            expired = []
+            for handler in state:
+                if handler.since > late:
+                    break
+                expired.append(handler)
+            for handler in expired:
+                self.move(handler, None)
+                handler.head_too_slow()
+        self._sweeper = loop.call_later(1.0, self._sweep) if self.open else None
 
 
 class GuardedRequestHandler(RequestHandler):
@@ -181,35 +201,34 @@ class GuardedRequestHandler(RequestHandler):
     a request head, and the listener's connection cap; and answering malformed requests with
     a JSON body (D7) and one log line, no traceback."""
 
-    __slots__ = ("_guard", "_admitted", "_head_bytes", "_head_timer", "_body", "_discarding")
+    __slots__ = ("_guard", "_admitted", "_head_bytes", "_body", "_discarding", "since", "state")
 
     def __init__(self, manager: web.Server, *, guard: ConnectionGuard, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self._guard = guard
         self._admitted = False
-        # Bytes of a head that has not completed yet, and its deadline.
+        # Bytes of a head that has not completed yet.
         self._head_bytes = 0
-        self._head_timer: asyncio.TimerHandle | None = None
         # The body of the last request read, while it is still arriving.
         self._body: StreamReader | None = None
         # Answered and closing: what still arrives is thrown away.
         self._discarding = False
+        # The guard's dict of the state the connection is in (None: busy), since when (loop time).
+        self.state: dict[GuardedRequestHandler, None] | None = None
+        self.since = 0.0
 
     # -- the connection cap -------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
+        self.since = self._loop.time()
         self._admitted = self._guard.admit(self)
         if not self._admitted:
             http_logger.warning("refused a connection: all %d are busy", len(self._guard))
             self._answer_and_close(_TOO_MANY_CONNECTIONS)
-            return
-        # A connection that sends nothing is a head that does not come.
-        self._head_timer = self._loop.call_later(HEAD_READ_TIMEOUT, self._head_too_slow)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._guard.forget(self, admitted=self._admitted)
-        self._stop_head_timer()
         body = self._body
         if body is not None and not body.is_eof():
             # aiohttp would go on waiting for the rest of an unread body (UNREAD_BODY_TIMEOUT)
@@ -231,20 +250,21 @@ class GuardedRequestHandler(RequestHandler):
         if body is not None and not body.is_eof():
             super().data_received(data)  # a body, after its head: held to max_body by aiohttp
             return
-        if self._head_bytes == 0:
-            self._guard.sending(self)
-            if self._head_timer is None:
-                self._head_timer = self._loop.call_later(HEAD_READ_TIMEOUT, self._head_too_slow)
         requests = self._request_count
         super().data_received(data)
-        if self._request_count != requests:
-            self._stop_head_timer()
+        if self._request_count != requests:  # the usual case: a whole head in one read
             self._head_bytes = 0
-            self._guard.busy(self)
+            state = self.state
+            if state is not None:  # busy now (the guard's move, inline: it is every request)
+                del state[self]
+                self.state = None
             payload = self._messages[-1][1] if self._messages else None
             self._body = payload if isinstance(payload, StreamReader) else None
             return
         # No head completed: what arrived is buffered, unparsed, until one does.
+        if self._head_bytes == 0:
+            self.since = self._loop.time()
+            self._guard.sending(self)
         self._head_bytes += len(data)
         if self._head_bytes > MAX_HEAD_BYTES:
             http_logger.warning("request head over %d bytes; connection closed", MAX_HEAD_BYTES)
@@ -253,28 +273,25 @@ class GuardedRequestHandler(RequestHandler):
     def log_access(
         self, request: web.BaseRequest, response: web.StreamResponse, time_: float | None
     ) -> None:
-        # aiohttp calls this once an answer is written, whether or not it logs it.
-        if not self._messages and self._head_bytes == 0:
-            self._guard.idle(self)
-        super().log_access(request, response, time_)
+        # aiohttp calls this once an answer is written, whether or not it logs it. Both steps
+        # inline (the guard's idle() and aiohttp's own log_access): this runs every request.
+        if self.state is None and not self._messages and not self._head_bytes:
+            idle = self._guard.idle_connections
+            idle[self] = None
+            self.state = idle
+        if self._logging_enabled and self.access_logger is not None and time_ is not None:
+            self.access_logger.log(request, response, self._loop.time() - time_)
 
-    def _head_too_slow(self) -> None:
-        self._head_timer = None
+    def head_too_slow(self) -> None:
         http_logger.warning(
             "request head not received in %gs; connection closed", HEAD_READ_TIMEOUT
         )
         self._answer_and_close(_HEAD_TOO_SLOW)
 
-    def _stop_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
     def _answer_and_close(self, answer: bytes) -> None:
         """Send ``answer`` and close, after reading (and throwing away) what the client still
         sends for a moment: closing with unread bytes would reset the connection, and the
         client would lose the answer."""
-        self._stop_head_timer()
         transport = self.transport
         # force_close() without closing the transport yet.
         self._force_close = self._discarding = True
@@ -339,7 +356,8 @@ class AppRunner(web.AppRunner):
         # and aiohttp would answer it in plain text. A plain function: the usual request
         # costs one call, not a coroutine frame.
         def request_handler(request: web.BaseRequest) -> Awaitable[web.StreamResponse]:
-            if request.path.startswith("/"):
+            target = request.raw_path
+            if target[:1] == "/" or "://" in target[:8]:  # origin or absolute form
                 return app_handler(request)
             return _no_route(request)
 
