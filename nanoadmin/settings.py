@@ -729,7 +729,8 @@ def _packet_size(key: str, value: object) -> int:
 
 
 def _mqueue_len(key: str, value: object) -> int:
-    return min(integer(key, value, minimum=1), MAX_QUEUED_MESSAGES)
+    # Any length NanoMQ takes (0 too), held to what a listener can use.
+    return max(1, min(integer(key, value), MAX_QUEUED_MESSAGES))
 
 
 def mqtt_from_tree(tree: Tree) -> MqttSettings:
