@@ -280,7 +280,8 @@ async def check_bridges(rec: Recorder, servers: Servers) -> None:
             },
             200,
         ),
-        ("POST", "/api/v4/bridges/sub/nope", {"data": {}}, 404),
+        ("POST", "/api/v4/bridges/sub/nope", {"data": {"subscription": []}}, 404),
+        ("POST", "/api/v4/bridges/sub/nope", {"data": {}}, 400),
         ("POST", "/api/v4/bridges/sub/emqx", {"data": 5}, 400),
         (
             "POST",
@@ -288,14 +289,16 @@ async def check_bridges(rec: Recorder, servers: Servers) -> None:
             {"data": {"unsubscription": [{"topic": "cmd/2"}]}},
             200,
         ),
-        ("POST", "/api/v4/bridges/unsub/nope", {"data": {}}, 404),
+        ("POST", "/api/v4/bridges/unsub/nope", {"data": {"unsubscription": []}}, 404),
+        ("POST", "/api/v4/bridges/unsub/nope", {"data": {}}, 400),
         ("POST", "/api/v4/bridges/unsub/emqx", "x", 400),
         ("POST", "/api/v4/bridges/switch/emqx", {"data": {"bridge_switch": False}}, 200),
-        ("POST", "/api/v4/bridges/unsub/emqx", {"data": {}}, 404),
+        ("POST", "/api/v4/bridges/unsub/emqx", {"data": {"unsubscription": []}}, 404),
         ("DELETE", "/api/v4/bridges/emqx", None, 200),
         ("DELETE", "/api/v4/bridges/emqx", None, 404),
     ]:
-        reply = await send(full, method, target, body)
+        # NanoMQ's 204 carries a body, which aiohttp's client refuses: that one goes raw.
+        reply = await send(full, method, target, body, raw=status == 204)
         assert reply.status == status, (method, target, body, reply.body)
 
 
