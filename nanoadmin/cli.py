@@ -59,6 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument(
         "--mqtt", metavar="[HOST:]PORT", help="also serve MQTT (3.1, 3.1.1, 5) on this address"
     )
+    start.add_argument(
+        "--cors",
+        action="append",
+        metavar="ORIGIN",
+        help="answer browser calls from this origin (repeatable; replaces nanoadmin.cors)",
+    )
+    start.add_argument(
+        "--dist", type=_path, metavar="DIR", help="serve this folder's files at / (as ./dist)"
+    )
 
     check = commands.add_parser("check-config", help="validate a config and print it")
     _config_arguments(check)
@@ -87,7 +96,14 @@ def _start(args: argparse.Namespace) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # Settings first: a bad config fails before the HTTP stack is even imported.
-    settings = load_settings(args.conf, old_conf=args.old_conf, port=args.port, mqtt=args.mqtt)
+    settings = load_settings(
+        args.conf,
+        old_conf=args.old_conf,
+        port=args.port,
+        mqtt=args.mqtt,
+        cors=args.cors,
+        dist=args.dist,
+    )
     if settings.path is not None:
         remove_leftovers(settings.path)
 
