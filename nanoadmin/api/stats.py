@@ -48,6 +48,7 @@ async def prometheus(
 ) -> web.StreamResponse:
     stats = runtime.broker.stats()
     cpu, memory = runtime.process.sample()
+    runtime.process.record_max(cpu, memory)
     values: dict[str, str] = {
         "connections_count": str(stats.connections),
         "connections_max": str(stats.connections_max),

@@ -63,8 +63,8 @@ def as_float32(value: float) -> float:
 
 
 class ProcessUsage:
-    """CPU percent since the previous sample (of either endpoint), memory now, and their maxima
-    over the process's life. ``read`` is how a /proc file is read (tests give their own)."""
+    """CPU percent since the previous sample (of either endpoint), memory now, and the maxima
+    /prometheus has shown. ``read`` is how a /proc file is read (tests give their own)."""
 
     def __init__(self, read: Callable[[str], bytes | None] = read_proc) -> None:
         self._read = read
@@ -75,10 +75,13 @@ class ProcessUsage:
         self.memory_max = 0
 
     def sample(self) -> tuple[float, int]:
-        percent, memory = self._sample()
+        return self._sample()
+
+    def record_max(self, percent: float, memory: int) -> None:
+        """The maxima /prometheus shows: NanoMQ updates them at each of its scrapes only
+        (nanomq/nanomq rest_api.c get_prometheus, update_max_stats)."""
         self.cpu_max = max(self.cpu_max, percent)
         self.memory_max = max(self.memory_max, memory)
-        return percent, memory
 
     def _sample(self) -> tuple[float, int]:
         machine = machine_ticks(self._read("/proc/stat"))
