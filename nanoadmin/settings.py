@@ -1043,4 +1043,9 @@ def describe_settings(settings: Settings) -> str:
         )
     if http.auth_type == "jwt":
         lines.append(f"http_server.jwt.token_cache_size = {http.jwt.token_cache_size}")
+    own = settings.nanoadmin
+    if own.cors:
+        lines.append(f"nanoadmin.cors = {', '.join(own.cors)}")
+    if own.dist is not None:
+        lines.append(f"nanoadmin.dist = {own.dist}  (served at / without auth)")
     return "\n".join(lines)

@@ -407,3 +407,16 @@ async def test_lowercase_and_unknown_method_tokens_are_refused(
     await conn.close()
     assert (reply.status, reply.code()) == (400, 102)
     assert "server" not in reply.headers
+
+
+def test_check_config_shows_cors_and_dist(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "www").mkdir()
+    conf = write_conf(
+        tmp_path,
+        "  port = 8081",
+        'nanoadmin {\n  cors = ["https://Dash.example"]\n  dist = "www"\n}\n',
+    )
+    result = cli("check-config", "--conf", str(conf))
+    assert result.returncode == 0, result.stderr
+    assert "nanoadmin.cors = https://dash.example" in result.stdout
+    assert f"nanoadmin.dist = {(tmp_path / 'www').resolve()}" in result.stdout
