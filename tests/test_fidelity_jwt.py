@@ -18,7 +18,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from nanoadmin.auth import l8w8jwt
 from nanoadmin.auth.jwt_auth import JwtAuth, load_public_keys
 from nanoadmin.errors import AuthError
 from tests.support import Client, ClientFactory, KeyPair, jwt_settings
@@ -308,3 +311,37 @@ async def test_whitespace_only_header_has_no_claims(jwt_client: Client, keypair:
     assert (status, code) == (401, 103)
     assert "not valid JSON" in message or "alg must be RS256" in message
     assert json.loads(payload)  # the payload itself is fine
+
+
+scalars = st.one_of(
+    st.text(max_size=8),
+    st.integers(-(10**30), 10**30),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+)
+members = st.lists(st.tuples(st.text(max_size=6), scalars), max_size=6)
+
+
+def dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(members=members, spaces=st.sampled_from(["", " ", "\n\t"]))
+def test_the_fast_claim_reader_reads_as_jsmn_does(
+    members: list[tuple[str, object]], spaces: str
+) -> None:
+    """Flat objects are read without the byte-by-byte walk; for each, the claims are the
+    walk's (jsmn's tokens, l8w8jwt's types and texts), duplicates and all."""
+    text = "{" + spaces + ",".join(f"{dumps(k)}:{spaces}{dumps(v)}" for k, v in members)
+    data = (text + spaces + "}").encode()
+    try:
+        walked: list[l8w8jwt.Claim] | str = l8w8jwt.walk_claims(data, "payload")
+    except l8w8jwt.DecodeError:
+        walked = "refused"
+    try:
+        read: list[l8w8jwt.Claim] | str = l8w8jwt.parse_claims(data, "payload")
+    except l8w8jwt.DecodeError:
+        read = "refused"
+    assert read == walked

@@ -123,28 +123,37 @@ def accepted_until_for(exp: int) -> float:
     return float(max(-MAX_EXP, min(exp, MAX_EXP)) + EXP_GRACE_SECONDS + 1)
 
 
-def _strict_json(part: str, data: bytes) -> dict[str, object]:
-    """``data`` as a JSON object, by the RFC: UTF-8, no duplicate key, no NaN, nothing after."""
+def _unique_members(items: list[tuple[str, object]]) -> dict[str, object]:
+    found: dict[str, object] = {}
+    for key, value in items:
+        if key in found:
+            raise ValueError(f"the key {key!r} appears twice; NanoMQ would read the first")
+        found[key] = value
+    return found
 
-    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
-        found: dict[str, object] = {}
-        for key, value in items:
-            if key in found:
-                raise ValueError(f"the key {key!r} appears twice; NanoMQ would read the first")
-            found[key] = value
-        return found
 
-    def constant(name: str) -> object:
-        raise ValueError(f"{name} is not JSON")
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
 
+
+_STRICT = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_no_constant)
+
+
+def _strict_json(part: str, data: bytes, members: l8w8jwt.Members | None) -> dict[str, object]:
+    """``data`` as a JSON object, by the RFC: UTF-8, no duplicate key, no NaN, nothing after.
+    ``members``: the part as l8w8jwt.py read it already, when flat (numbers as their text)."""
     try:
-        value = json.loads(data.decode("utf-8"), object_pairs_hook=pairs, parse_constant=constant)
+        value = (
+            _unique_members(members)
+            if members is not None
+            else _STRICT.decode(data.decode("utf-8"))
+        )
     except UnicodeDecodeError:
         reason = "it is not UTF-8"
     except RecursionError:
         reason = "it is nested too deeply"
     except ValueError as exc:
-        reason = str(exc) if not isinstance(exc, json.JSONDecodeError) else exc.msg
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
     else:
         if isinstance(value, dict):
             return value
@@ -337,8 +346,8 @@ class JwtAuth(AuthStrategy):
                     "not know)",
                     CHALLENGE,
                 )
-        header = _strict_json("header", read.header)
-        payload = _strict_json("payload", read.payload)
+        header = _strict_json("header", read.header, read.members["header"])
+        payload = _strict_json("payload", read.payload, read.members["payload"])
         if header.get("alg") != "RS256":
             raise AuthError(WRONG_USERNAME_OR_PASSWORD, "token alg must be RS256", CHALLENGE)
         for claim_name in ("iss", "exp"):
