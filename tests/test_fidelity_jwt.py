@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -345,3 +346,18 @@ def test_the_fast_claim_reader_reads_as_jsmn_does(
     except l8w8jwt.DecodeError:
         read = "refused"
     assert read == walked
+
+
+@settings(max_examples=500, deadline=None)
+@given(segment=st.text("AZaz09-_=+/.!", max_size=12).map(str.encode))
+def test_the_fast_base64url_reads_as_l8w8jwt_does(segment: bytes) -> None:
+    """The fast path (binascii) and l8w8jwt_base64_decode's loop give the same bytes, or
+    both refuse."""
+
+    def outcome(decode: Callable[[bytes], bytes]) -> bytes | str:
+        try:
+            return decode(segment)
+        except l8w8jwt.DecodeError:
+            return "refused"
+
+    assert outcome(l8w8jwt.base64url_decode) == outcome(l8w8jwt.base64url_walk)

@@ -23,11 +23,10 @@ looseness, saying so.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import json
-import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Part = Literal["header", "payload"]
 
@@ -42,7 +41,7 @@ STRING, INTEGER, NUMBER, BOOLEAN, NULL, ARRAY, OBJECT, OTHER = range(8)
 _URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _SEXTETS = {byte: index for index, byte in enumerate(_URL_ALPHABET)} | {ord("="): 0}
 _PAD = ord("=")
-_PLAIN_BASE64URL = re.compile(rb"[A-Za-z0-9_-]+")
+_URL_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _LLONG_MAX = 2**63 - 1
 _LLONG_MIN = -(2**63)
 # jsmn's token types.
@@ -58,10 +57,24 @@ def base64url_decode(segment: bytes) -> bytes:
     stops after the first quartet with padding in it; DecodeError where it fails."""
     if not segment:
         raise DecodeError("is empty")
-    if _PLAIN_BASE64URL.fullmatch(segment) and len(segment) % 4 != 1:
-        # Nothing to skip and no "=": what l8w8jwt decodes is what base64 decodes (its virtual
-        # padding completes the last quartet); the loop below is for everything else.
-        return base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
+    if b"+" not in segment and b"/" not in segment and len(segment) % 4 != 1:
+        # Only the URL alphabet, padded right or not at all: what l8w8jwt decodes is what
+        # base64 decodes (its virtual padding completes the last quartet). binascii's strict
+        # mode refuses anything else, which the loop below reads as l8w8jwt does.
+        try:
+            return binascii.a2b_base64(
+                segment.translate(_URL_TO_STANDARD) + b"=" * (-len(segment) % 4),
+                strict_mode=True,
+            )
+        except binascii.Error:
+            pass
+    return base64url_walk(segment)
+
+
+def base64url_walk(segment: bytes) -> bytes:
+    """l8w8jwt_base64_decode(url=1) step for step."""
+    if not segment:
+        raise DecodeError("is empty")
     if segment.endswith(b"\0"):
         segment = segment[:-1]
     valid = [byte for byte in segment if byte in _SEXTETS]
@@ -90,8 +103,7 @@ def base64url_decode(segment: bytes) -> bytes:
     return bytes(out)
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     """One jsmn token: its type and the byte range it covers (strings: between the quotes)."""
 
     kind: str
@@ -263,10 +275,9 @@ def _unescape(raw: bytes, *, key: bool) -> bytes:
     return bytes(out)
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
+class Claim(NamedTuple):
     """A claim as l8w8jwt keeps it, and where it was found: ``depth`` 1 is a member of the
-    part's top object, more is a member of an object nested in it."""
+    part's top object, more is a member of an object nested in it (0: after that object)."""
 
     key: bytes
     value: bytes
