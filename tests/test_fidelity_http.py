@@ -16,7 +16,7 @@ import pytest
 
 from nanoadmin.config import ConfigError
 from nanoadmin.settings import load_settings
-from tests.support import BASIC_ADMIN, Client, ClientFactory, basic_settings, write_conf
+from tests.support import BASIC_ADMIN, Client, ClientFactory, write_conf
 from tests.support.cli import Cli
 from tests.support.rawhttp import HttpResponse, RawConnection, request_bytes
 
@@ -384,14 +384,6 @@ async def test_the_api_cannot_change_dist_or_cors(
         body=(text + 'nanoadmin { dist = "dist" }\n').encode(),
     )
     assert (same.status, same.code()) == (200, 0)
-
-
-async def test_basic_settings_helper_still_serves(
-    make_client: ClientFactory, tmp_path: Path
-) -> None:
-    """The plain Basic server (no nanoadmin section) answers as before."""
-    client = await make_client(basic_settings(tmp_path))
-    assert (await raw(client, "GET", "/api/v4/brokers")).status == 200
 
 
 @pytest.mark.parametrize("method", ["get", "Post", "FETCH\x01"])

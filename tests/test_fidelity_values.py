@@ -22,7 +22,7 @@ from nanoadmin.model.process import ProcessUsage
 from nanoadmin.model.scenario import parse_scenario
 from nanoadmin.settings import load_settings
 from tests.support import BASIC_ADMIN, Client, ClientFactory, basic_settings, raw_request
-from tests.support.api import AUTH, RULES_CONF, get, post, prometheus
+from tests.support.api import AUTH, get, post, prometheus
 from tests.support.rawhttp import RawConnection, request_bytes
 
 # -- CPU and memory -------------------------------------------------------------------------------
@@ -335,7 +335,3 @@ async def test_switching_an_unknown_bridge_is_a_204_with_a_body(full_client: Cli
         ),
     )
     assert status == 400  # bridge_switch is checked first (0.25.6, recorded exchange 83)
-
-
-def test_rules_conf_is_the_bridge_config() -> None:
-    assert "bridges.mqtt.emqx" in RULES_CONF
