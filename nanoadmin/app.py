@@ -6,6 +6,7 @@ from aiohttp import web
 
 from nanoadmin.api import PUBLIC_ROUTES, ROUTES
 from nanoadmin.appkeys import RUNTIME_KEY
+from nanoadmin.http.cors import setup_cors
 from nanoadmin.http.limits import (
     IDLE_TIMEOUT,
     MAX_FIELD_SIZE,
@@ -14,6 +15,7 @@ from nanoadmin.http.limits import (
     UNREAD_BODY_TIMEOUT,
 )
 from nanoadmin.http.pipeline import setup_pipeline
+from nanoadmin.http.static import StaticFiles
 from nanoadmin.model.scenario import Scenario
 from nanoadmin.mqtt import setup_listener
 from nanoadmin.runtime import Runtime
@@ -35,6 +37,11 @@ def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Appl
         },
     )
     app[RUNTIME_KEY] = runtime
-    setup_pipeline(app, runtime, ROUTES, PUBLIC_ROUTES)
+    # --cors and --dist are read at start: a reload keeps the origins and the folder.
+    dist = settings.nanoadmin.dist
+    setup_cors(app, settings.nanoadmin.cors)
+    setup_pipeline(
+        app, runtime, ROUTES, PUBLIC_ROUTES, files=StaticFiles(dist) if dist is not None else None
+    )
     setup_listener(app, runtime)
     return app

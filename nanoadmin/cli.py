@@ -120,6 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument(
         "--mqtt", metavar="[HOST:]PORT", help="also serve MQTT (3.1, 3.1.1, 5) on this address"
     )
+    start.add_argument(
+        "--cors",
+        action="append",
+        metavar="ORIGIN",
+        help="answer browser calls from this origin (repeatable; replaces nanoadmin.cors)",
+    )
+    start.add_argument(
+        "--dist", type=_path, metavar="DIR", help="serve this folder's files at / (as ./dist)"
+    )
 
     check = commands.add_parser("check-config", help="validate a config and print it")
     _config_arguments(check)
@@ -154,7 +163,13 @@ def _start(args: argparse.Namespace) -> int:
     configure_logging(args.log_level or "info", args.log_format, access_log=args.access_log)
     # Settings first: a bad config fails before the HTTP stack is even imported.
     settings = load_settings(
-        args.conf, old_conf=args.old_conf, port=args.port, host=args.host, mqtt=args.mqtt
+        args.conf,
+        old_conf=args.old_conf,
+        port=args.port,
+        host=args.host,
+        mqtt=args.mqtt,
+        cors=args.cors,
+        dist=args.dist,
     )
     if args.log_level is None and settings.log_level is not None:
         set_level(settings.log_level)

@@ -78,7 +78,25 @@ def check_auth(current: HttpServerSettings, new: HttpServerSettings) -> None:
         )
 
 
+def check_served(current: Settings, new: Settings) -> None:
+    """RefusedChange when ``new`` would serve another folder at / or let another origin's
+    pages call the API: both only ever as the operator started the server."""
+    dist = new.nanoadmin.dist
+    if dist is not None and dist != current.nanoadmin.dist:
+        raise RefusedChange(
+            "nanoadmin.dist names a folder this server does not serve; through the API the "
+            "folder served at / can never be changed (edit the file or use --dist)"
+        )
+    extra = set(new.nanoadmin.cors) - set(current.nanoadmin.cors)
+    if extra:
+        raise RefusedChange(
+            f"nanoadmin.cors adds {', '.join(sorted(extra))}; through the API no origin can be "
+            "allowed that the server was not started with (edit the file or use --cors)"
+        )
+
+
 def check_config_change(current: Settings, new: Settings, folders: Iterable[Path]) -> None:
     """Everything a config posted through the API must satisfy to be written."""
     check_auth(current.http_server, new.http_server)
     check_files(new, folders)
+    check_served(current, new)

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from nanoadmin.auth import AuthStrategy, make_strategy
 from nanoadmin.caches import Caches
@@ -100,6 +100,8 @@ class Runtime:
         self.started_at = time.monotonic()
         self.stop_event = asyncio.Event()
         self.caches = Caches()
+        # The http_server values POST /configuration changed: a POST /reload keeps them.
+        self._posted_http: dict[str, Any] = {}
         # Where a config posted through the API may name files (nanoadmin.guards).
         self.operator_folders = operator_folders(settings)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -119,17 +121,32 @@ class Runtime:
     def uptime_seconds(self) -> int:
         return int(time.monotonic() - self.started_at)
 
-    async def reload(self) -> None:
+    async def reload(self, *, keep_changes: bool = False) -> None:
         """Re-read the config file and keys; on failure keep everything and raise ConfigError.
+        With ``keep_changes`` (POST /reload), what the API changed stays as it is, as in
+        NanoMQ, where that POST never re-reads the file; SIGHUP and /ctrl/restart read the
+        file afresh, as ``nanomq reload`` and a restart do.
 
         Parsing runs in a thread: a large file must not stall the requests being served.
         """
         settings, scenario = self.settings, self.scenario
+        posted = dict(self._posted_http) if keep_changes else {}
+
+        def read() -> Loaded:
+            new = reload_settings(settings)
+            if posted:
+                new = replace(new, http_server=replace(new.http_server, **posted))
+            return load(new, scenario)
+
         try:
-            loaded = await off_the_loop(lambda: load(reload_settings(settings), scenario))
+            loaded = await off_the_loop(read)
         except ConfigError as exc:
             logger.error("reload failed, keeping the previous configuration: %s", exc)
             raise
+        if keep_changes:
+            loaded.config.carry_over(self.config)
+        else:
+            self._posted_http.clear()
         self.loaded = loaded
         self.operator_folders = operator_folders(loaded.settings)
         logger.info("reloaded %s", self.settings.path)
@@ -165,9 +182,13 @@ class Runtime:
     def update_http_server(self, http: HttpServerSettings) -> None:
         """Apply a POSTed http_server section: auth changes take effect on the next request.
         ConfigError, and nothing changes, when its strategy cannot be built."""
-        if http == self.settings.http_server:
+        current = self.settings.http_server
+        if http == current:
             return
         strategy = make_strategy(http)
+        for name in ("enable", "port", "username", "password", "auth_type", "password_set"):
+            if getattr(http, name) != getattr(current, name):
+                self._posted_http[name] = getattr(http, name)
         self.loaded = replace(
             self.loaded, settings=replace(self.settings, http_server=http), strategy=strategy
         )

@@ -15,7 +15,7 @@ import logging
 import os
 import re
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, TypeGuard, TypeVar, get_args
@@ -766,16 +766,68 @@ def with_mqtt_bind(settings: Settings, bind: str) -> Settings:
 @dataclass(frozen=True, slots=True)
 class NanoadminSettings:
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    # Origins answered with CORS headers (--cors); none: no CORS, as NanoMQ.
+    cors: tuple[str, ...] = ()
+    # A folder served at / (--dist), as NanoMQ serves ./dist.
+    dist: Path | None = None
 
 
-NANOADMIN_KEYS: Mapping[str, object] = {"max_connections": None, "mqtt": {"enable": None}}
+NANOADMIN_KEYS: Mapping[str, object] = {
+    "max_connections": None,
+    "mqtt": {"enable": None},
+    "cors": None,
+    "dist": None,
+}
 
 
 def _max_connections(key: str, value: object) -> int:
     return integer(key, value, minimum=1, maximum=1_000_000)
 
 
-def nanoadmin_from_tree(tree: Tree) -> NanoadminSettings:
+# A serialized origin: scheme, host, optional port; no path, no trailing slash.
+_ORIGIN = re.compile(
+    r"(https?)://(\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(?::([0-9]{1,5}))?",
+    re.IGNORECASE,
+)
+
+
+def normalize_origin(text: str) -> str | None:
+    """``text`` as a browser sends it in Origin (scheme and host in lower case), or None when
+    it is not a serialized http(s) origin (``*``, ``null``, a path, a trailing slash)."""
+    match = _ORIGIN.fullmatch(text.strip())
+    if match is None:
+        return None
+    scheme, host, port = match.groups()
+    if port is not None and not 0 < int(port) <= 65535:
+        return None
+    return f"{scheme.lower()}://{host.lower()}" + (f":{port}" if port is not None else "")
+
+
+def cors_origins(key: str, value: object) -> tuple[str, ...]:
+    """Serialized origins (``https://dash.example:8443``), as a browser sends them."""
+    origins: list[str] = []
+    for text in string_list(key, value):
+        origin = normalize_origin(text)
+        if origin is None:
+            expected = (
+                "an origin such as https://dash.example:8443 (never *: the API takes "
+                "credentials, and a browser refuses * with them)"
+            )
+            raise ValueProblem(key, text, expected)
+        origins.append(origin)
+    return tuple(dict.fromkeys(origins))
+
+
+def dist_folder(key: str, value: object, base: Path | None = None) -> Path:
+    """A folder that exists, relative to ``base``'s folder (a config file) or the CWD; as its
+    real path, so that two names of one folder compare equal."""
+    path = _resolve(base, string(key, value))
+    if not path.is_dir():
+        raise ValueProblem(key, value, "a folder that exists")
+    return Path(os.path.realpath(path))
+
+
+def nanoadmin_from_tree(tree: Tree, base: Path | None = None) -> NanoadminSettings:
     block = lookup(tree, "nanoadmin")
     if block is None:
         return NanoadminSettings()
@@ -784,7 +836,9 @@ def nanoadmin_from_tree(tree: Tree) -> NanoadminSettings:
     _known_keys_only("nanoadmin", block, NANOADMIN_KEYS)
     read = _at("nanoadmin")
     return NanoadminSettings(
-        max_connections=read(block, "max_connections", _max_connections, DEFAULT_MAX_CONNECTIONS)
+        max_connections=read(block, "max_connections", _max_connections, DEFAULT_MAX_CONNECTIONS),
+        cors=read(block, "cors", cors_origins, ()),
+        dist=read(block, "dist", lambda key, value: dist_folder(key, value, base), None),
     )
 
 
@@ -931,6 +985,8 @@ class Settings:
     port_override: int | None = None
     host_override: str | None = None
     mqtt_override: str | None = None
+    cors_override: tuple[str, ...] | None = None
+    dist_override: str | None = None
 
     def with_port(self, port: int) -> Settings:
         return replace(self, http_server=replace(self.http_server, port=port))
@@ -966,7 +1022,7 @@ def settings_from_tree(
             bridges=bridges_from_tree(tree),
             rules=rules_from_tree(tree),
             mqtt_stream=_read(tree, "parquet.enable", boolean, False),
-            nanoadmin=nanoadmin_from_tree(tree),
+            nanoadmin=nanoadmin_from_tree(tree, base or path),
             mqtt=mqtt_from_tree(tree),
             log_level=_read(tree, "log.level", log_level, None),
             warnings=tuple(
@@ -1079,10 +1135,13 @@ def load_settings(
     port: int | None = None,
     host: str | None = None,
     mqtt: str | None = None,
+    cors: Sequence[str] | None = None,
+    dist: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Defaults < NANOMQ_* environment < config file < ``port``, ``host`` and ``mqtt`` (the
-    command line's); ConfigError on anything bad."""
+    """Defaults < NANOMQ_* environment < config file < ``port``, ``host``, ``mqtt``, ``cors``
+    (replacing the file's list) and ``dist`` (the command line's); ConfigError on anything
+    bad."""
     environ = os.environ if environ is None else environ
     path = Path(old_conf) if old_conf else config_path(conf, environ)
     if not path.exists() and not path.is_symlink():
@@ -1118,12 +1177,23 @@ def load_settings(
         settings = replace(settings, http_server=replace(settings.http_server, ip_addr=host))
     if mqtt is not None:
         settings = with_mqtt_bind(settings, mqtt)
+    try:
+        if cors is not None:
+            origins = cors_origins("--cors", list(cors))
+            settings = replace(settings, nanoadmin=replace(settings.nanoadmin, cors=origins))
+        if dist is not None:
+            folder = dist_folder("--dist", dist)
+            settings = replace(settings, nanoadmin=replace(settings.nanoadmin, dist=folder))
+    except ValueProblem as problem:
+        raise ConfigError(str(problem)) from None
     return replace(
         settings,
         forced_kv=old_conf is not None,
         port_override=port,
         host_override=host,
         mqtt_override=mqtt,
+        cors_override=None if cors is None else tuple(cors),
+        dist_override=dist,
     )
 
 
@@ -1132,10 +1202,15 @@ def reload_settings(settings: Settings) -> Settings:
     if settings.path is None:
         return settings
     path = str(settings.path)
-    port, host, mqtt = settings.port_override, settings.host_override, settings.mqtt_override
-    if settings.forced_kv:
-        return load_settings(old_conf=path, port=port, host=host, mqtt=mqtt)
-    return load_settings(path, port=port, host=host, mqtt=mqtt)
+    return load_settings(
+        None if settings.forced_kv else path,
+        old_conf=path if settings.forced_kv else None,
+        port=settings.port_override,
+        host=settings.host_override,
+        mqtt=settings.mqtt_override,
+        cors=settings.cors_override,
+        dist=settings.dist_override,
+    )
 
 
 def describe_settings(settings: Settings) -> str:
@@ -1159,4 +1234,9 @@ def describe_settings(settings: Settings) -> str:
         )
     if http.auth_type == "jwt":
         lines.append(f"http_server.jwt.token_cache_size = {http.jwt.token_cache_size}")
+    own = settings.nanoadmin
+    if own.cors:
+        lines.append(f"nanoadmin.cors = {', '.join(own.cors)}")
+    if own.dist is not None:
+        lines.append(f"nanoadmin.dist = {own.dist}  (served at / without auth)")
     return "\n".join(lines)

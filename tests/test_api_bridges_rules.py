@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.support import BASIC_ADMIN, Client
+from tests.support import BASIC_ADMIN, Client, raw_request
 from tests.support.api import AUTH, get, post
 from tests.support.openapi import Servers
 
@@ -101,15 +101,16 @@ async def test_bridges(full_client: Client) -> None:
     await post(
         full_client, "/api/v4/bridges/unsub/emqx", {"data": {"unsubscription": []}}, status=404
     )
-    assert (
-        await post(
-            full_client,
-            "/api/v4/bridges/switch/nope",
-            {"data": {"bridge_switch": True}},
-            status=204,
-        )
-        is None
+    # NanoMQ's 204 carries a body (test_fidelity.py), which aiohttp's client refuses to read:
+    # a raw request.
+    body = json.dumps({"data": {"bridge_switch": True}}).encode()
+    status, _, _ = await raw_request(
+        full_client.port,
+        b"POST /api/v4/bridges/switch/nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        + f"Authorization: {BASIC_ADMIN}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body,
     )
+    assert status == 204
     response = await full_client.put(
         "/api/v4/bridges/emqx",
         data=json.dumps({"emqx": {"server": "mqtt-tcp://h:1", "proto_ver": 5}}),

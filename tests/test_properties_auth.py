@@ -117,6 +117,15 @@ def test_jwt_verify_refuses_anything_but_a_signed_token_with_103(
     assert_auth_error(refused.value, (103,))
 
 
+def _plain(value: object) -> bool:
+    """A scalar that JSON writes without an escape, and a finite number."""
+    if isinstance(value, float):
+        return value == value and abs(value) != float("inf")
+    if isinstance(value, str):
+        return "\\" not in json.dumps(value)
+    return value is None or isinstance(value, bool | int)
+
+
 def sign(keypair: KeyPair, header: dict[str, Any], payload: dict[str, Any]) -> str:
     """An RS256 token for any header and claims (PyJWT refuses some headers this test wants)."""
     signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(payload).encode())}"
@@ -154,7 +163,11 @@ def test_jwt_verify_on_signed_tokens_with_any_claims(
         identity = jwt_auth.verify(token)
     except AuthError as exc:
         assert_auth_error(exc, (103, 116))
-        if iss == keypair.public_path.name and exc.code == 103:
+        # NanoMQ's JWT reader refuses some JSON (an array of numbers, NaN) and reads claims
+        # nested in the header, escapes in strings its own way: only for plain values is the
+        # answer to a signed token with the right iss known to be acceptance or expiry.
+        plain = all(_plain(value) for value in header.values()) and _plain(exp)
+        if iss == keypair.public_path.name and exc.code == 103 and plain:
             pytest.fail(f"a signed token for the right key is 103, not 116: {payload}")
     else:
         assert isinstance(identity, Identity)

@@ -10,8 +10,8 @@ from aiohttp import web
 
 from nanoadmin.caches import ClientJsonCache
 from nanoadmin.errors import CLIENT_IS_OFFLINE, ApiError, BadParameter
-from nanoadmin.http.pipeline import RouteMatch
-from nanoadmin.http.responses import JSON, dumps, json_response
+from nanoadmin.http.pipeline import RouteMatch, parse_query_pairs
+from nanoadmin.http.responses import JSON, dumps, dumps_model, json_response
 from nanoadmin.model import BrokerModel, Client, Page, Subscription
 from nanoadmin.runtime import Runtime
 
@@ -19,6 +19,8 @@ CLIENT_ID_KEYS = ("clientid", "client_id")
 PAGING_KEYS = ("_page", "_limit")
 DEFAULT_LIMIT = 10_000
 MAX_LIMIT = 100_000
+# proto_ver as C's sscanf("%d") reads it: an optional sign, then digits ("+4" and "04" are 4).
+_PROTO_VER = re.compile(r"[+-]?([0-9]+)")
 
 
 def _positive(name: str, value: str | None, default: int, maximum: int) -> int:
@@ -88,10 +90,22 @@ class ClientFilters(TypedDict, total=False):
     proto_ver: int
 
 
-def client_filters(query: dict[str, str]) -> ClientFilters:
-    """NanoMQ 0.24.14+'s /clients query: known keys checked, anything else is 400 code 108."""
+def _proto_ver(value: str) -> int | None:
+    match = _PROTO_VER.fullmatch(value)
+    if match is None:
+        return None
+    digits = match.group(1).lstrip("0") or "0"
+    if len(digits) > 1:
+        return None
+    number = int(digits)
+    return -number if value.startswith("-") else number
+
+
+def client_filters(pairs: list[tuple[str, str]]) -> ClientFilters:
+    """NanoMQ 0.24.14+'s /clients query: every occurrence of a known key is checked (the last
+    one counts), anything else is 400 code 108."""
     filters: ClientFilters = {}
-    for key, value in query.items():
+    for key, value in pairs:
         if key in CLIENT_ID_KEYS:
             filters["client_id"] = value
         elif key == "username":
@@ -109,10 +123,14 @@ def client_filters(query: dict[str, str]) -> ClientFilters:
                 raise BadParameter(f"clean_start has value {value!r}. Expected true or false")
             filters["clean_start"] = value.lower() == "true"
         elif key == "proto_ver":
-            if value not in ("3", "4", "5"):
+            version = _proto_ver(value)
+            if version not in (3, 4, 5):
                 raise BadParameter(f"proto_ver has value {value!r}. Expected 3, 4 or 5")
-            filters["proto_ver"] = int(value)
-        elif key not in PAGING_KEYS:
+            filters["proto_ver"] = version
+        elif key in PAGING_KEYS:
+            # Each occurrence is held to the rule, as NanoMQ checks each filter it is given.
+            _positive(key, value, 1, 10**9 if key == "_page" else MAX_LIMIT)
+        else:
             raise BadParameter(f"unknown query parameter {key!r}")
     return filters
 
@@ -130,14 +148,15 @@ async def list_clients(
 
 
 def render_clients(broker: BrokerModel, client_json: ClientJsonCache, match: RouteMatch) -> bytes:
-    """The /clients body for ``match``; BadParameter for a query NanoMQ refuses."""
-    query = match.query
-    filters = client_filters(query)
+    """The /clients body for ``match``; BadParameter for a query NanoMQ refuses. The path's
+    client id or username is a filter the query may override: NanoMQ's query wins."""
+    filters: ClientFilters = {}
     if "clientid" in match.params:
         filters["client_id"] = match.params["clientid"]
     if "username" in match.params:
         filters["username"] = match.params["username"]
-    pages = paging(query)
+    filters.update(client_filters(parse_query_pairs(match.raw_query)))
+    pages = paging(match.query)
     if pages is not None:
         page = broker.clients_page(page=pages[0], limit=pages[1], **filters)
         return clients_body(client_json, page.items, page)
@@ -163,10 +182,12 @@ async def list_subscriptions(
         page = broker.subscriptions_page(page=pages[0], limit=pages[1], client_id=client_id)
         return json_response(paged_body(page))
     subscriptions = broker.subscriptions(client_id)
-    return json_response({"code": 0, "data": [s.as_json() for s in subscriptions]})
+    body = dumps_model({"code": 0, "data": [s.as_json() for s in subscriptions]})
+    return web.Response(body=body, content_type=JSON)
 
 
 async def topic_tree(
     runtime: Runtime, request: web.Request, match: RouteMatch
 ) -> web.StreamResponse:
-    return json_response({"code": 0, "data": runtime.broker.topic_tree()})
+    body = dumps_model({"code": 0, "data": runtime.broker.topic_tree()})
+    return web.Response(body=body, content_type=JSON)

@@ -29,13 +29,16 @@ PROMETHEUS_SERIES = (
 
 
 async def metrics(runtime: Runtime, request: web.Request, match: RouteMatch) -> web.StreamResponse:
+    # NanoMQ's "connections" here is the size of its pipe map (nanomq/nanomq rest_api.c
+    # get_metrics reads conf->lc, which NanoNNG nmq_mqtt.c nano_pipe_start and close_pipe set
+    # to nni_id_count(&s->pipes)): offline persistent sessions count, as in /nodes.
     cpu, memory = runtime.process.sample()
     return json_response(
         {
             "metrics": runtime.config.bridges.metrics(),
             "cpuinfo": f"{cpu:.2f}%",
             "memory": str(memory),
-            "connections": runtime.broker.stats().connections,
+            "connections": runtime.broker.stats().sessions,
         }
     )
 
@@ -45,6 +48,7 @@ async def prometheus(
 ) -> web.StreamResponse:
     stats = runtime.broker.stats()
     cpu, memory = runtime.process.sample()
+    runtime.process.record_max(cpu, memory)
     values: dict[str, str] = {
         "connections_count": str(stats.connections),
         "connections_max": str(stats.connections_max),

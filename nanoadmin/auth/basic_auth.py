@@ -44,8 +44,15 @@ def check_basic(header: str | None, expected: bytes) -> None:
     encoded = header[len(PREFIX) :]
     if len(encoded) > MAX_BASIC_CREDENTIAL:
         raise AuthError(WRONG_USERNAME_OR_PASSWORD, "Basic credentials too long", CHALLENGE)
-    if len(encoded) < 4 or not hmac.compare_digest(lenient_b64decode(encoded), expected):
+    if len(encoded) < 4:
         raise AuthError(WRONG_USERNAME_OR_PASSWORD, "wrong username or password", CHALLENGE)
+    decoded = lenient_b64decode(encoded)
+    if not hmac.compare_digest(decoded, expected):
+        reason = "wrong username or password"
+        if b"\0" in decoded and hmac.compare_digest(decoded.split(b"\0", 1)[0], expected):
+            # nanomq/nanomq rest_api.c basic_authorize compares with strcmp.
+            reason += " (NanoMQ would compare only up to the NUL byte and accept them)"
+        raise AuthError(WRONG_USERNAME_OR_PASSWORD, reason, CHALLENGE)
 
 
 class BasicAuth(AuthStrategy):

@@ -1,9 +1,16 @@
-"""JWT as NanoMQ checks it: RS256, ``iss`` names the public key file, ``exp`` with 200 s grace."""
+"""JWT as NanoMQ checks it: RS256, ``iss`` names the public key file, ``exp`` with 200 s grace.
+
+A token is refused when NanoMQ would refuse it, for NanoMQ's reason (``l8w8jwt.py`` reads it
+as NanoMQ's JWT library does), and also when NanoMQ would take it only through that library's
+looseness (a claim found by the start of its name, claims in the header or nested, iss
+compared by its start, extra dots, characters base64url skips, JSON that is not JSON): the
+message then says what NanoMQ would have read.
+"""
 
 from __future__ import annotations
 
-import binascii
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -15,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPubl
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 from jwt.algorithms import RSAAlgorithm
 
+from nanoadmin.auth import l8w8jwt
 from nanoadmin.auth.base import AUTHORIZATION, AuthError, AuthStrategy, Identity
 from nanoadmin.config import ConfigError
 from nanoadmin.config.files import MAX_KEY_BYTES, read_regular_file
@@ -35,10 +43,12 @@ _TOKEN_START = len(BEARER_SPACE)
 DEFAULT_CACHE_CHARS = 25_000_000
 MAX_EXP = 2**53  # an exp in year 285 million; a float holds every second up to it exactly
 
+# l8w8jwt's L8W8JWT_MAX_KEY_SIZE: NanoMQ refuses every token when its key file is larger.
+L8W8JWT_MAX_KEY_BYTES = 8192
+
 _RS256 = RSAAlgorithm(RSAAlgorithm.SHA256)
-# strtoll's: C whitespace, a sign, ASCII digits.
-_LEADING_INTEGER = re.compile(r"[ \t\n\v\f\r]*([+-]?)0*([0-9]*)")
-_INT64_DIGITS = 19
+# A base64url segment as RFC 7515 writes it, padding tolerated.
+_BASE64URL = re.compile(rb"[A-Za-z0-9_-]*={0,2}")
 
 
 def load_public_key(path: Path) -> RSAPublicKey:
@@ -52,6 +62,12 @@ def load_public_key(path: Path) -> RSAPublicKey:
         raise ConfigError(f"{where}: file not found") from None
     if b"PRIVATE KEY-----" in data:
         raise ConfigError(f"{where}: is a private key. Expected the RSA public key (PEM)")
+    if len(data) > L8W8JWT_MAX_KEY_BYTES:
+        raise ConfigError(
+            f"{where}: is larger than {L8W8JWT_MAX_KEY_BYTES} bytes, the most NanoMQ's JWT "
+            "library reads (NanoMQ would refuse every token with it). Expected the RSA public "
+            "key alone"
+        )
     key: object
     try:
         if b"-----BEGIN CERTIFICATE-----" in data:
@@ -100,36 +116,63 @@ def load_private_key(path: Path) -> RSAPrivateKey:
     return key
 
 
-def _b64url_json(segment: str) -> object:
-    raw = segment.replace("-", "+").replace("_", "/")
-    raw += "=" * (-len(raw) % 4)
-    return json.loads(binascii.a2b_base64(raw.encode("ascii"), strict_mode=True))
+def accepted_until_for(exp: int) -> float:
+    """The first clock reading at which a token with ``exp`` is refused: NanoMQ refuses when
+    ``time(NULL) - 200 > exp``, whole seconds, so it accepts up to the end of second exp+200.
+    A float, since a clock reading compares with a float faster than with an int."""
+    return float(max(-MAX_EXP, min(exp, MAX_EXP)) + EXP_GRACE_SECONDS + 1)
 
 
-def claim_seconds(value: object) -> int | None:
-    """``exp`` as NanoMQ reads it: a number, or the leading integer of a string."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if value == value and abs(value) < 2**62 else None
-    if isinstance(value, str):
-        match = _LEADING_INTEGER.match(value)  # always matches: every part may be empty
-        sign, digits = match.groups() if match else ("", "")
-        if len(digits) > _INT64_DIGITS:  # strtoll saturates; int() would refuse 4300 digits
-            return -(2**63) if sign == "-" else 2**63 - 1
-        number = int(digits or "0")
-        return max(-(2**63), min(-number if sign == "-" else number, 2**63 - 1))
-    return None
+def _unique_members(items: list[tuple[str, object]]) -> dict[str, object]:
+    found: dict[str, object] = {}
+    for key, value in items:
+        if key in found:
+            raise ValueError(f"the key {key!r} appears twice; NanoMQ would read the first")
+        found[key] = value
+    return found
 
 
-def accepted_until_for(exp: int | None) -> float | None:
-    """The last clock reading at which a token with ``exp`` is accepted: NanoMQ's 200 s grace
-    after it. A float, since a clock reading compares with a float faster than with an int."""
-    if exp is None:
-        return None
-    return float(max(-MAX_EXP, min(exp, MAX_EXP)) + EXP_GRACE_SECONDS)
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+_STRICT = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_no_constant)
+
+
+def _strict_json(part: str, data: bytes, members: l8w8jwt.Members | None) -> dict[str, object]:
+    """``data`` as a JSON object, by the RFC: UTF-8, no duplicate key, no NaN, nothing after.
+    ``members``: the part as l8w8jwt.py read it already, when flat (numbers as their text)."""
+    try:
+        value = (
+            _unique_members(members)
+            if members is not None
+            else _STRICT.decode(data.decode("utf-8"))
+        )
+    except UnicodeDecodeError:
+        reason = "it is not UTF-8"
+    except RecursionError:
+        reason = "it is nested too deeply"
+    except ValueError as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+    else:
+        if isinstance(value, dict):
+            return value
+        reason = "it is not an object"
+    raise AuthError(
+        WRONG_USERNAME_OR_PASSWORD,
+        f"token {part} is not valid JSON: {reason} (NanoMQ's JSON reader would take it)",
+        CHALLENGE,
+    )
+
+
+def _read_as(claim: l8w8jwt.Claim, name: str) -> str:
+    """How NanoMQ came to read ``claim`` as ``name``, unless it is the payload's own ``name``."""
+    if claim.key == name.encode() and claim.part == "payload" and claim.depth == 1:
+        return ""
+    return (
+        f" (read from {claim.where()}: NanoMQ takes the first claim whose name starts with "
+        f"{name}, the header's first)"
+    )
 
 
 def bearer_token(header: str | None) -> str:
@@ -208,55 +251,126 @@ class JwtAuth(AuthStrategy):
     def cache(self) -> VerifiedTokenCache | None:
         return self._cache
 
-    def _check_accepted_until(self, accepted_until: float | None) -> None:
-        if accepted_until is None or self._clock() > accepted_until:
-            raise AuthError(TOKEN_EXPIRED, "token expired or has no exp claim", CHALLENGE)
-
     def verify(self, token: str) -> Identity:
         """Check one token; AuthError 103 for any failure but expiry alone, which is 116."""
         if self._cache is not None:
             cached = self._cache.get(token)
             if cached is not None:
-                self._check_accepted_until(cached[0])
+                if self._clock() >= cached[0]:
+                    raise AuthError(
+                        TOKEN_EXPIRED, "token expired: exp is more than 200 s ago", CHALLENGE
+                    )
                 return cached[1]
-        parts = token.split(".")
-        if len(parts) != 3:
-            raise AuthError(WRONG_USERNAME_OR_PASSWORD, "token must have three parts", CHALLENGE)
+        raw = token.encode("utf-8", "surrogateescape")
         try:
-            header = _b64url_json(parts[0])
-            payload = _b64url_json(parts[1])
-            signature = binascii.a2b_base64(
-                (parts[2].replace("-", "+").replace("_", "/") + "=" * (-len(parts[2]) % 4)).encode(
-                    "ascii"
-                ),
-                strict_mode=True,
-            )
-        except (ValueError, UnicodeError, RecursionError):
-            raise AuthError(
-                WRONG_USERNAME_OR_PASSWORD, "token is not valid base64url JSON", CHALLENGE
-            ) from None
-        if not isinstance(header, dict) or not isinstance(payload, dict):
-            raise AuthError(
-                WRONG_USERNAME_OR_PASSWORD, "token header and payload must be objects", CHALLENGE
-            )
-        if header.get("alg") != "RS256":
-            raise AuthError(WRONG_USERNAME_OR_PASSWORD, "token alg must be RS256", CHALLENGE)
-        iss = payload.get("iss")
-        key = self._keys.get(iss) if isinstance(iss, str) else None
-        if key is None:
-            raise AuthError(WRONG_USERNAME_OR_PASSWORD, f"token {self._iss_hint}", CHALLENGE)
-        signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
-        if not _RS256.verify(signing_input, key, signature):
-            raise AuthError(
-                WRONG_USERNAME_OR_PASSWORD, "token signature does not verify", CHALLENGE
-            )
-        accepted_until = accepted_until_for(claim_seconds(payload.get("exp")))
-        self._check_accepted_until(accepted_until)
-        assert accepted_until is not None and isinstance(iss, str)
-        identity = Identity(scheme="bearer", name=iss)
+            read = l8w8jwt.read_token(raw)
+        except l8w8jwt.DecodeError as exc:
+            raise AuthError(WRONG_USERNAME_OR_PASSWORD, str(exc), CHALLENGE) from None
+        name, key = self._key_for(read.claim(b"iss"))
+        exp = self._nanomq_verdict(read, name, key)
+        self._beyond_nanomq(token, read, name)
+        accepted_until = accepted_until_for(exp)
+        identity = Identity(scheme="bearer", name=name)
         if self._cache is not None:
             self._cache.put(token, accepted_until, identity)
         return identity
+
+    def _key_for(self, iss: l8w8jwt.Claim | None) -> tuple[str, RSAPublicKey]:
+        """The key a token's iss selects (the longest key file name its text starts with, as
+        NanoMQ compares), or the one key there is."""
+        value = iss.value if iss is not None else b""
+        names = [name for name in self._keys if value.startswith(name.encode())]
+        if names:
+            name = max(names, key=len)
+            return name, self._keys[name]
+        if len(self._keys) == 1:
+            return next(iter(self._keys.items()))
+        shown = f"iss {iss.text!r}" if iss is not None else "no iss"
+        raise AuthError(
+            WRONG_USERNAME_OR_PASSWORD, f"token has {shown}; {self._iss_hint}", CHALLENGE
+        )
+
+    def _nanomq_verdict(self, read: l8w8jwt.ReadToken, name: str, key: RSAPublicKey) -> int:
+        """NanoMQ's own checks (l8w8jwt_decode's with NanoMQ's parameters): the exp it reads,
+        or AuthError with each reason NanoMQ refuses the token for: 116 for expiry alone."""
+        mask = 0
+        reasons: list[str] = []
+        if not _RS256.verify(read.signing_input, key, read.signature):
+            mask |= l8w8jwt.SIGNATURE_FAILURE
+            reasons.append(f"its signature does not verify with {name}")
+        iss = read.claim(b"iss")
+        if iss is None:
+            mask |= l8w8jwt.ISS_FAILURE
+            reasons.append("it has no iss claim (nor any claim whose name starts with iss)")
+        elif not iss.value.startswith(name.encode()):
+            mask |= l8w8jwt.ISS_FAILURE
+            reasons.append(
+                f"its iss {iss.text!r}{_read_as(iss, 'iss')} does not start with {name!r}"
+            )
+        exp_claim = read.claim(b"exp")
+        exp = l8w8jwt.exp_seconds(exp_claim)
+        if exp_claim is None or exp is None:
+            mask |= l8w8jwt.EXP_FAILURE
+            reasons.append("it has no exp claim (nor any claim whose name starts with exp)")
+        elif math.floor(self._clock()) - EXP_GRACE_SECONDS > exp:
+            mask |= l8w8jwt.EXP_FAILURE
+            text = exp_claim.text
+            read_as = f" (NanoMQ reads {text[:40]!r} as {exp})" if str(exp) != text else ""
+            reasons.append(
+                f"it expired: exp {exp}{read_as}{_read_as(exp_claim, 'exp')} is more than "
+                f"{EXP_GRACE_SECONDS} s ago"
+            )
+        if mask:
+            code = TOKEN_EXPIRED if mask == l8w8jwt.EXP_FAILURE else WRONG_USERNAME_OR_PASSWORD
+            raise AuthError(code, "token refused: " + "; ".join(reasons), CHALLENGE)
+        assert exp is not None
+        return exp
+
+    def _beyond_nanomq(self, token: str, read: l8w8jwt.ReadToken, name: str) -> None:
+        """AuthError 103 for a token NanoMQ accepts only through its JWT library's looseness
+        (and for D10's alg), each message saying what NanoMQ would have done."""
+        would = "NanoMQ would accept the token"
+        if read.segments != 3:
+            raise AuthError(
+                WRONG_USERNAME_OR_PASSWORD,
+                f"token has {read.segments} parts, not header.payload.signature ({would}: it "
+                "reads the dots after the signature as part of it)",
+                CHALLENGE,
+            )
+        segments = token.encode("utf-8", "surrogateescape").split(b".")
+        for part, segment in zip(("header", "payload", "signature"), segments, strict=True):
+            if not _BASE64URL.fullmatch(segment) or len(segment.rstrip(b"=")) % 4 == 1:
+                raise AuthError(
+                    WRONG_USERNAME_OR_PASSWORD,
+                    f"token {part} is not base64url ({would}: it skips the characters it does "
+                    "not know)",
+                    CHALLENGE,
+                )
+        header = _strict_json("header", read.header, read.members["header"])
+        payload = _strict_json("payload", read.payload, read.members["payload"])
+        if header.get("alg") != "RS256":
+            raise AuthError(WRONG_USERNAME_OR_PASSWORD, "token alg must be RS256", CHALLENGE)
+        for claim_name in ("iss", "exp"):
+            claim = read.claim(claim_name.encode())
+            assert claim is not None  # NanoMQ found both, or it would have refused
+            read_as = _read_as(claim, claim_name)
+            if read_as:
+                where = "has none" if claim_name not in payload else "has one after it"
+                raise AuthError(
+                    WRONG_USERNAME_OR_PASSWORD,
+                    f"NanoMQ would read {claim.where()} as {claim_name}, the first claim whose "
+                    f"name starts with {claim_name} (the header's first), and accept the "
+                    f"token; the payload {where}: put {claim_name} in the payload, first",
+                    CHALLENGE,
+                )
+        iss = payload["iss"]
+        if iss != name:
+            raise AuthError(
+                WRONG_USERNAME_OR_PASSWORD,
+                f"token iss {iss!r} is not {name!r} ({would}: it compares only the first "
+                f"{len(name)} characters); {self._iss_hint}",
+                CHALLENGE,
+            )
 
     def authenticate(self, request: web.Request) -> Identity:
         header = request.headers.get(AUTHORIZATION)
@@ -265,6 +379,6 @@ class JwtAuth(AuthStrategy):
             # The usual header, "Bearer <a token verified before>", unexpired: no parsing. A
             # cached token holds no whitespace, so a hit is exactly one word after "Bearer ".
             entry = cache.get(header[_TOKEN_START:])
-            if entry is not None and self._clock() <= entry[0]:
+            if entry is not None and self._clock() < entry[0]:
                 return entry[1]
         return self.verify(bearer_token(header))

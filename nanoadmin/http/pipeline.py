@@ -22,18 +22,21 @@ request one coroutine frame where a middleware layer would cost three.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from multidict import istr
 
 from nanoadmin.appkeys import IDENTITY_KEY, IN_FLIGHT_KEY
 from nanoadmin.errors import (
     REQ_PARAMS_JSON_FORMAT_ILLEGAL,
     UNKNOWN_MISTAKE,
     ApiError,
+    AuthError,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
@@ -44,6 +47,7 @@ from nanoadmin.http.responses import json_response
 from nanoadmin.http.server import InFlight
 
 if TYPE_CHECKING:
+    from nanoadmin.http.static import StaticFiles
     from nanoadmin.runtime import Runtime
 
 logger = logging.getLogger("nanoadmin.errors")
@@ -75,34 +79,81 @@ Route = tuple[str, str, ApiHandler]
 
 
 def is_api_target(target: str) -> bool:
-    """True when the request-target is ``/api/v4`` or below it (segment-wise)."""
+    """True when the request-target is ``/api/v4`` or below it (segment-wise), as written."""
     # The slice is "" at the end of the target, and "" is in any string.
     return target.startswith(API_ROOT) and target[_ROOT_END:_AFTER_ROOT] in "/?"
 
 
+_PERCENT_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def handler_path(target: str) -> str:
+    """The path nng matches its handlers against (nanomq/NanoNNG http_server.c
+    http_uri_canonify): the query cut off, an absolute-form target's scheme and host dropped,
+    every %XX decoded, %00 ending it; no dot-segment or slash folding."""
+    path = target.partition("?")[0]
+    if path[:8].lower().startswith(("http://", "https://")):
+        slash = path.find("/", path.index(":") + 3)
+        if slash < 0:
+            return "/"
+        path = path[slash:]
+    if "%" in path:
+        path = _PERCENT_ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), path)
+        path = path.partition("\0")[0]
+    return path or "/"
+
+
+def routes_to_api(target: str) -> bool:
+    """True when NanoMQ's HTTP server hands ``target`` to its /api/v4 handler: the decoded path
+    is /api/v4 or below it (nanomq/NanoNNG http_server.c, the handler loop's ``path[len]``)."""
+    if is_api_target(target):
+        return True
+    path = handler_path(target)
+    return path.startswith(API_ROOT) and path[_ROOT_END:_AFTER_ROOT] in "/"
+
+
 def split_api_target(target: str) -> tuple[list[str], str] | None:
-    """Path segments below /api/v4 and the raw query; ``[]`` is the index; None means 404."""
+    """NanoMQ's reading of a raw /api/v4 target (nanomq/nanomq rest_api.c uri_parse and
+    uri_parse_tree): the path segments after the first ``/api/v4`` and its first ``/``, and
+    the raw query; ``[]`` is the endpoint index; None is a target no endpoint can match.
+
+    Exactly ``/api/v4`` or ``/api/v4/`` is the index. Otherwise the text after ``/api/v4`` up
+    to the query is cut at every ``/``: no ``/`` in it makes no segment at all (the index:
+    ``/api/v4?x``, ``/api/v4%2Fbrokers``); one empty segment at the end is dropped (a trailing
+    slash); the first segment, the text before the first ``/``, is never looked at; empty
+    segments elsewhere stay and match only a parameter (``/clients//`` is client id "")."""
+    if target == API_ROOT or target == API_ROOT + "/":
+        return [], ""
     path, _, query = target.partition("?")
-    if path in (API_ROOT, API_ROOT + "/") and not (path.endswith("/") and query):
+    at = path.find(API_ROOT)
+    rest = path[at + _ROOT_END :] if at >= 0 else ""
+    if "/" not in rest:
         return [], query
-    segments = path[len(API_ROOT) + 1 :].split("/")
-    if len(segments) > 1 and segments[-1] == "":
+    segments = rest.split("/")
+    if segments[-1] == "":
         segments.pop()
-    if "" in segments:
-        return None
-    return segments, query
+    if len(segments) < 2:
+        return None  # "/api/v4/?": one (empty) segment, which no endpoint has
+    return segments[1:], query
 
 
-def parse_query(raw: str) -> dict[str, str]:
-    """NanoMQ's query rules: split on ``&``, keep pairs with a key and a value, no decoding."""
-    pairs: dict[str, str] = {}
-    if len(raw) < 3:
-        return pairs
+def parse_query_pairs(raw: str) -> list[tuple[str, str]]:
+    """NanoMQ's query rules (nanomq/nanomq rest_api.c uri_param_parse): a query of 3
+    characters or more, split on ``&``, each piece kept when it has a key and a value; the
+    value may hold more ``=``; nothing decoded; a repeated key kept each time, in order."""
+    if len(raw) < 3 or ("&" not in raw and "=" not in raw):
+        return []
+    pairs: list[tuple[str, str]] = []
     for part in raw.split("&"):
         key, sep, value = part.partition("=")
         if sep and key and value:
-            pairs[key] = value
+            pairs.append((key, value))
     return pairs
+
+
+def parse_query(raw: str) -> dict[str, str]:
+    """The query as a dict: the last value of a repeated key."""
+    return dict(parse_query_pairs(raw))
 
 
 # -- 4. the route -------------------------------------------------------------------------------
@@ -135,6 +186,8 @@ class Router:
             return hit
         parts = split_api_target(target)
         if parts is None:
+            if method not in API_METHODS:
+                raise MethodNotAllowed(method, list(API_METHODS))
             raise NotFound("no such endpoint")
         segments, raw_query = parts
         handler, params = self._find(method, segments)
@@ -166,6 +219,15 @@ class Router:
 # -- 6. the one error path ----------------------------------------------------------------------
 
 _HTTP_CODES = {413: REQ_PARAMS_JSON_FORMAT_ILLEGAL, 400: REQ_PARAMS_JSON_FORMAT_ILLEGAL}
+SEC_FETCH_MODE = istr("Sec-Fetch-Mode")
+
+
+def wants_challenge(request: web.BaseRequest) -> bool:
+    """Whether a 401 carries WWW-Authenticate: not to a browser's script (``Sec-Fetch-Mode``
+    cors, no-cors, same-origin), for which it would pop up the browser's own sign-in dialog;
+    to navigations and to every client that is not a browser (no such header)."""
+    mode = request.headers.get(SEC_FETCH_MODE)
+    return mode is None or mode == "navigate"
 
 
 def response_for(request: web.BaseRequest, exc: Exception) -> web.StreamResponse:
@@ -174,7 +236,10 @@ def response_for(request: web.BaseRequest, exc: Exception) -> web.StreamResponse
     An HTTPException below 400 (a redirect) is not an error: it is raised again for aiohttp.
     """
     if isinstance(exc, ApiError):
-        return json_response(exc.body(), status=exc.status, headers=exc.headers)
+        headers = exc.headers
+        if isinstance(exc, AuthError) and not wants_challenge(request):
+            headers = None  # its only header is the challenge
+        return json_response(exc.body(), status=exc.status, headers=headers)
     if isinstance(exc, ConnectionResetError):
         # The client went away mid-body: nobody will read this answer; not a server error.
         logger.info(
@@ -205,9 +270,12 @@ def setup_pipeline(
     runtime: Runtime,
     api_routes: Iterable[Route],
     public_routes: Iterable[Route],
+    *,
+    files: StaticFiles | None = None,
 ) -> None:
     """Register every route behind the pipeline: ``api_routes`` below /api/v4 (authenticated),
-    ``public_routes`` outside it (GET only, no auth)."""
+    ``public_routes`` outside it (GET only, no auth), and ``files`` (``--dist``) for GET and
+    HEAD anywhere else (no auth, as NanoMQ serves its ./dist)."""
     in_flight = app[IN_FLIGHT_KEY] = InFlight()
     router = Router()
     literal_paths: list[tuple[str, str, RouteHandler]] = []
@@ -244,12 +312,21 @@ def setup_pipeline(
 
     # Plain functions that return the handler's coroutine: admission awaits it, and a
     # coroutine of their own would only add a frame to every request.
+    def outside_api(request: web.Request) -> Awaitable[web.StreamResponse]:
+        # What NanoMQ's ./dist handler would get (nanomq/nanomq web_server.c rest_start): GET
+        # and HEAD only; any other method is 405, before auth, as nng answers it.
+        if request.path in public_paths:
+            raise MethodNotAllowed(request.method, ["GET"])
+        if request.method not in ("GET", "HEAD"):
+            raise MethodNotAllowed(request.method, ["GET", "HEAD"])
+        if files is not None:
+            return files.respond(request, request.path)
+        raise NotFound(f"no such path: {request.path}")
+
     def any_target(request: web.Request) -> Awaitable[web.StreamResponse]:
         target = request.raw_path
-        if not is_api_target(target):
-            if request.path in public_paths:
-                raise MethodNotAllowed(request.method, ["GET"])
-            raise NotFound(f"no such path: {request.path}")
+        if not routes_to_api(target):
+            return outside_api(request)
         request[IDENTITY_KEY] = runtime.loaded.strategy.authenticate(request)
         handler, match = router.resolve(request.method, target)
         return handler(request, match)

@@ -13,13 +13,15 @@ import re
 import resource
 import signal
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_writer import StreamWriter
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
+from multidict import CIMultiDict
 
 from nanoadmin.appkeys import IDENTITY_KEY, IN_FLIGHT_KEY, RUNTIME_KEY
 from nanoadmin.errors import UNKNOWN_MISTAKE, coded_body
@@ -340,8 +342,33 @@ class GuardedServer(web.Server):
         return GuardedRequestHandler(self, guard=self.guard, loop=self._loop, **self._kwargs)
 
 
+async def _drop_server_header(headers: CIMultiDict[str]) -> None:
+    headers.popall(hdrs.SERVER, None)
+
+
+RequestFactory = Callable[..., web.BaseRequest]
+
+
+def _without_server_header(make_request: RequestFactory) -> RequestFactory:
+    """``make_request``, whose requests' answers carry no ``Server`` header: NanoMQ sends none
+    (nanomq/nanomq web_server.c rest_job_cb), and aiohttp's would name it and its version.
+
+    aiohttp adds the header to every answer it prepares, errors of its own included, just
+    before writing the head; the writer's ``on_headers_sent`` hook (what aiohttp's client uses
+    to trace headers) sees the head last, so it is dropped there."""
+
+    def request_factory(
+        message: Any, payload: Any, protocol: Any, writer: StreamWriter, task: Any
+    ) -> web.BaseRequest:
+        writer._on_headers_sent = _drop_server_header
+        return make_request(message, payload, protocol, writer, task)
+
+    return request_factory
+
+
 class AppRunner(web.AppRunner):
-    """web.AppRunner whose connections are GuardedRequestHandlers."""
+    """web.AppRunner whose connections are GuardedRequestHandlers and whose answers carry no
+    ``Server`` header."""
 
     def __init__(self, app: web.Application, *, max_connections: int, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
@@ -363,7 +390,7 @@ class AppRunner(web.AppRunner):
 
         return GuardedServer(
             request_handler,
-            request_factory=server.request_factory,
+            request_factory=_without_server_header(server.request_factory),
             handler_cancellation=server.handler_cancellation,
             loop=server._loop,
             guard=self.guard,

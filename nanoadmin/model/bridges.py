@@ -108,6 +108,8 @@ class BridgeTable:
     def __init__(self, bridges: Iterable[BridgeSettings] = ()) -> None:
         self._nodes: dict[str, dict[str, object]] = {}
         self._counters: dict[str, BridgeCounters] = {}
+        # Whether the API changed a bridge (PUT, switch, sub, unsub, DELETE).
+        self.edited = False
         for bridge in bridges:
             self.add(bridge)
 
@@ -142,6 +144,7 @@ class BridgeTable:
         node = render_node(bridge_from_block(name, config, prefix=name, strict=False))
         restore_secrets(node, self._nodes[name])
         self._nodes[name] = node
+        self.edited = True
 
     def switch(self, name: str, on: object) -> None:
         if not isinstance(on, bool):
@@ -150,6 +153,7 @@ class BridgeTable:
         if node is None:
             raise BridgeNotFound(name)
         node["enable"] = on
+        self.edited = True
 
     def subscribe(self, name: str, entries: object) -> int:
         node = self._nodes.get(name)
@@ -166,6 +170,7 @@ class BridgeTable:
                 s for s in subscriptions if s["remote_topic"] != item["remote_topic"]
             ]
             subscriptions.append(item)
+        self.edited = True
         return len(added)
 
     def unsubscribe(self, name: str, entries: object) -> int:
@@ -181,12 +186,14 @@ class BridgeTable:
         assert isinstance(subscriptions, list)
         before = len(subscriptions)
         subscriptions[:] = [s for s in subscriptions if s["remote_topic"] not in topics]
+        self.edited = True
         return before - len(subscriptions)
 
     def delete(self, name: str) -> None:
         if self._nodes.pop(name, None) is None:
             raise BridgeNotFound(name)
         self._counters.pop(name, None)
+        self.edited = True
 
     def forward(self, topic: str, payload_size: int) -> None:
         """Count a local publish on every enabled bridge that forwards its topic."""

@@ -6,6 +6,7 @@ the wrong type are ignored, as NanoMQ ignores them.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -25,6 +26,22 @@ from nanoadmin.settings import (
 )
 
 SECTIONS = ("basic", "tls", "auth", "auth_http", "websocket", "http_server", "sqlite", "bridge")
+# What NanoMQ's auth_http setter takes in ``params``, case-insensitively, and what it stores
+# (nanomq/nanomq conf_api.c set_auth_http_req: "subject" is stored as "protocol").
+_AUTH_HTTP_PARAMS = {
+    "username": "username",
+    "password": "password",
+    "clientid": "clientid",
+    "access": "access",
+    "topic": "topic",
+    "ipaddress": "ipaddress",
+    "sockport": "sockport",
+    "common": "common",
+    "protocol": "protocol",
+    "subject": "protocol",
+    "mountpoint": "mountpoint",
+}
+_AUTH_HTTP_REQUESTS = ("auth_req", "acl_req", "super_req")
 
 
 def _certificates(base: Path | None, value: str | None) -> str | None:
@@ -125,6 +142,30 @@ class LiveConfig:
         }
         self.bridges = BridgeTable(settings.bridges)
         self.enable_mqtt_stream = settings.mqtt_stream
+        # What the API changed since this config was read: (section, key) -> value, and
+        # whether it replaced the auth list. A POST /reload carries them over (carry_over).
+        self._changed: dict[tuple[str, str], object] = {}
+        self._auth_changed = False
+
+    def carry_over(self, previous: LiveConfig) -> None:
+        """Keep what the API changed in ``previous``, as NanoMQ keeps every runtime change
+        over POST /reload (nanomq/nanomq rest_api.c post_reload_config writes into the live
+        config and never re-reads the file): its values win over this config's, its bridges
+        (if any were edited) replace these, and nothing else does."""
+        for (section, key), value in previous._changed.items():
+            getattr(self, section)[key] = copy.deepcopy(value)
+        self._changed.update(previous._changed)
+        if previous._auth_changed:
+            self.auth = copy.deepcopy(previous.auth)
+            self._auth_changed = True
+        if previous.bridges.edited:
+            self.bridges = previous.bridges
+
+    def _record(self, section: str, before: Mapping[str, object]) -> None:
+        current = getattr(self, section)
+        for key, value in current.items():
+            if before.get(key) != value or (section, key) in self._changed:
+                self._changed[(section, key)] = copy.deepcopy(value)
 
     # -- rendering -----------------------------------------------------------------------------
 
@@ -163,6 +204,11 @@ class LiveConfig:
     # -- changes (NanoMQ ignores keys of the wrong type; so do we) -----------------------------
 
     def apply_reload(self, data: Mapping[str, object]) -> None:
+        before = copy.deepcopy(self.basic)
+        self._apply_reload(data)
+        self._record("basic", before)
+
+    def _apply_reload(self, data: Mapping[str, object]) -> None:
         numbers = (
             "property_size",
             "max_packet_size",
@@ -198,6 +244,11 @@ class LiveConfig:
                 target[key] = value
 
     def apply_basic(self, data: Mapping[str, object]) -> None:
+        before = copy.deepcopy(self.basic)
+        self._apply_basic(data)
+        self._record("basic", before)
+
+    def _apply_basic(self, data: Mapping[str, object]) -> None:
         self._apply_types(
             self.basic,
             data,
@@ -222,6 +273,11 @@ class LiveConfig:
             self.basic["keepalive_backoff"] = float32(backoff)
 
     def apply_tls(self, data: Mapping[str, object]) -> None:
+        before = copy.deepcopy(self.tls)
+        self._apply_tls(data)
+        self._record("tls", before)
+
+    def _apply_tls(self, data: Mapping[str, object]) -> None:
         renamed = dict(data)
         if "keypass" in renamed:
             renamed["key_password"] = renamed.pop("keypass")
@@ -241,6 +297,7 @@ class LiveConfig:
         )
 
     def apply_auth(self, entries: list[object]) -> None:
+        self._auth_changed = True
         current = {entry["login"]: entry["password"] for entry in self.auth}
         self.auth = [
             {
@@ -256,12 +313,74 @@ class LiveConfig:
         ]
 
     def apply_websocket(self, data: Mapping[str, object]) -> None:
+        before = copy.deepcopy(self.websocket)
+        self._apply_websocket(data)
+        self._record("websocket", before)
+
+    def _apply_websocket(self, data: Mapping[str, object]) -> None:
         self._apply_types(
             self.websocket, data, {"enable": bool, "url": str, "tls_enable": bool, "tls_url": str}
         )
 
     def apply_sqlite(self, data: Mapping[str, object]) -> None:
+        before = copy.deepcopy(self.sqlite)
+        self._apply_sqlite(data)
+        self._record("sqlite", before)
+
+    def _apply_sqlite(self, data: Mapping[str, object]) -> None:
         self._apply_types(self.sqlite, data, {"enable": bool, "mounted_file_path": str})
         self._apply_numbers(
             self.sqlite, data, ("disk_cache_size", "flush_mem_threshold", "resend_interval")
         )
+
+    def apply_auth_http(self, data: Mapping[str, object]) -> None:
+        """POST /configuration/auth_http (nanomq/nanomq conf_api.c set_auth_http_config): the
+        booleans and numbers it reads, and each of auth_req, acl_req, super_req given."""
+        before = copy.deepcopy(self.auth_http)
+        self._apply_types(self.auth_http, data, {"enable": bool})
+        for key in ("timeout", "connect_timeout", "pool_size"):
+            value = data.get(key)
+            if is_number(value) and 0 <= value < 2**64:
+                self.auth_http[key] = int(value)
+        for name in _AUTH_HTTP_REQUESTS:
+            request = data.get(name)
+            if isinstance(request, Mapping):
+                target = self.auth_http[name]
+                assert isinstance(target, dict)
+                _apply_auth_request(target, request)
+        self._record("auth_http", before)
+
+
+def _apply_auth_request(target: dict[str, object], data: Mapping[str, object]) -> None:
+    """One of auth_http's requests, as NanoMQ's set_auth_http_req changes it: ``url`` and
+    ``method`` strings; ``headers``' string members overwrite the existing headers by position
+    (NanoMQ would crash on more members than there are headers; here they are added); a
+    ``params`` list replaces the list, with the names it knows and nothing else."""
+    for key in ("url", "method"):
+        value = data.get(key)
+        if isinstance(value, str):
+            target[key] = value
+    headers = data.get("headers")
+    if isinstance(headers, Mapping):
+        current = target["headers"]
+        assert isinstance(current, dict)
+        pairs = list(current.items())
+        index = 0
+        for key, value in headers.items():
+            if not isinstance(value, str):
+                continue
+            if index < len(pairs):
+                pairs[index] = (key, value)
+            else:
+                pairs.append((key, value))
+            index += 1
+        target["headers"] = dict(pairs)
+    if "params" in data:
+        params = data["params"]
+        # cJSON_ArrayForEach walks an object's members too, and nothing else.
+        items = list(params.values()) if isinstance(params, Mapping) else params
+        names: list[object] = []
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, str) and item.lower() in _AUTH_HTTP_PARAMS:
+                names.append(_AUTH_HTTP_PARAMS[item.lower()])
+        target["params"] = names

@@ -112,12 +112,13 @@ class RawConnection:
             await self.writer.drain()
             await asyncio.sleep(pause)
 
-    async def response(self, timeout: float = READ_TIMEOUT) -> HttpResponse:
-        """Read exactly one response; ConnectionClosed if the connection ends first."""
+    async def response(self, timeout: float = READ_TIMEOUT, *, head: bool = False) -> HttpResponse:
+        """Read exactly one response (``head``: to a HEAD request, so without its body);
+        ConnectionClosed if the connection ends first."""
         try:
-            head = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), timeout)
-            version, status, headers = parse_head(head)
-            length = int(headers.get("content-length", "0"))
+            head_bytes = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), timeout)
+            version, status, headers = parse_head(head_bytes)
+            length = 0 if head else int(headers.get("content-length", "0"))
             body = await asyncio.wait_for(self.reader.readexactly(length), timeout)
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             raise ConnectionClosed(repr(exc)) from None
