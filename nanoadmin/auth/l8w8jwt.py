@@ -57,15 +57,21 @@ def base64url_decode(segment: bytes) -> bytes:
     stops after the first quartet with padding in it; DecodeError where it fails."""
     if not segment:
         raise DecodeError("is empty")
-    if b"+" not in segment and b"/" not in segment and len(segment) % 4 != 1:
+    stripped = segment.rstrip(b"=")
+    missing = -len(stripped) % 4
+    if (
+        b"+" not in segment
+        and b"/" not in segment
+        and b"=" not in stripped
+        and missing != 3
+        and len(segment) - len(stripped) in (0, missing)
+    ):
         # Only the URL alphabet, padded right or not at all: what l8w8jwt decodes is what
         # base64 decodes (its virtual padding completes the last quartet). binascii's strict
-        # mode refuses anything else, which the loop below reads as l8w8jwt does.
+        # mode refuses anything else, and takes padding beyond a full quartet, so both go to
+        # the loop below, which reads them as l8w8jwt does.
         try:
-            return binascii.a2b_base64(
-                segment.translate(_URL_TO_STANDARD) + b"=" * (-len(segment) % 4),
-                strict_mode=True,
-            )
+            return binascii.a2b_base64(stripped + b"=" * missing, strict_mode=True)
         except binascii.Error:
             pass
     return base64url_walk(segment)
