@@ -129,6 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument(
         "--dist", type=_path, metavar="DIR", help="serve this folder's files at / (as ./dist)"
     )
+    start.add_argument(
+        "--control",
+        action="store_true",
+        help="serve the test double's control API at /_nanoadmin/v1/ (journal, faults, state)",
+    )
+    start.add_argument(
+        "--faults", type=_path, metavar="FILE", help="fault rules to apply from the start"
+    )
 
     check = commands.add_parser("check-config", help="validate a config and print it")
     _config_arguments(check)
@@ -170,6 +178,8 @@ def _start(args: argparse.Namespace) -> int:
         mqtt=args.mqtt,
         cors=args.cors,
         dist=args.dist,
+        control=args.control,
+        faults=args.faults,
     )
     if args.log_level is None and settings.log_level is not None:
         set_level(settings.log_level)

@@ -35,7 +35,7 @@ from nanoadmin.config.values import (
     string,
     string_list,
 )
-from nanoadmin.http.limits import DEFAULT_MAX_CONNECTIONS
+from nanoadmin.http.limits import DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_CONNECTIONS, MAX_JOURNAL_SIZE
 from nanoadmin.mqtt.limits import MAX_QUEUED_MESSAGES, PROTOCOL_MAX_PACKET
 
 logger = logging.getLogger("nanoadmin.settings")
@@ -770,6 +770,14 @@ class NanoadminSettings:
     cors: tuple[str, ...] = ()
     # A folder served at / (--dist), as NanoMQ serves ./dist.
     dist: Path | None = None
+    # The test double's control API under /_nanoadmin/v1/ (--control); off: those paths 404.
+    control: bool = False
+    # Requests the journal keeps (0: no journal).
+    journal_size: int = DEFAULT_JOURNAL_SIZE
+    # Fault rules loaded at start (--faults), TOML or JSON.
+    faults: Path | None = None
+    # The web console at / (and its assets under /_nanoadmin/console/).
+    console: bool = True
 
 
 NANOADMIN_KEYS: Mapping[str, object] = {
@@ -777,11 +785,27 @@ NANOADMIN_KEYS: Mapping[str, object] = {
     "mqtt": {"enable": None},
     "cors": None,
     "dist": None,
+    "control": None,
+    "journal_size": None,
+    "faults": None,
+    "console": None,
 }
 
 
 def _max_connections(key: str, value: object) -> int:
     return integer(key, value, minimum=1, maximum=1_000_000)
+
+
+def _journal_size(key: str, value: object) -> int:
+    return integer(key, value, minimum=0, maximum=MAX_JOURNAL_SIZE)
+
+
+def faults_file(key: str, value: object, base: Path | None = None) -> Path:
+    """A fault file that exists, relative to ``base``'s folder (a config file) or the CWD."""
+    path = _resolve(base, string(key, value))
+    if not path.is_file():
+        raise ValueProblem(key, value, "a TOML or JSON file of fault rules that exists")
+    return path
 
 
 # A serialized origin: scheme, host, optional port; no path, no trailing slash.
@@ -839,6 +863,10 @@ def nanoadmin_from_tree(tree: Tree, base: Path | None = None) -> NanoadminSettin
         max_connections=read(block, "max_connections", _max_connections, DEFAULT_MAX_CONNECTIONS),
         cors=read(block, "cors", cors_origins, ()),
         dist=read(block, "dist", lambda key, value: dist_folder(key, value, base), None),
+        control=read(block, "control", boolean, False),
+        journal_size=read(block, "journal_size", _journal_size, DEFAULT_JOURNAL_SIZE),
+        faults=read(block, "faults", lambda key, value: faults_file(key, value, base), None),
+        console=read(block, "console", boolean, True),
     )
 
 
@@ -987,6 +1015,8 @@ class Settings:
     mqtt_override: str | None = None
     cors_override: tuple[str, ...] | None = None
     dist_override: str | None = None
+    control_override: bool = False
+    faults_override: str | None = None
 
     def with_port(self, port: int) -> Settings:
         return replace(self, http_server=replace(self.http_server, port=port))
@@ -1137,11 +1167,13 @@ def load_settings(
     mqtt: str | None = None,
     cors: Sequence[str] | None = None,
     dist: str | None = None,
+    control: bool = False,
+    faults: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Defaults < NANOMQ_* environment < config file < ``port``, ``host``, ``mqtt``, ``cors``
-    (replacing the file's list) and ``dist`` (the command line's); ConfigError on anything
-    bad."""
+    (replacing the file's list), ``dist``, ``control`` (on when true) and ``faults`` (the
+    command line's); ConfigError on anything bad."""
     environ = os.environ if environ is None else environ
     path = Path(old_conf) if old_conf else config_path(conf, environ)
     if not path.exists() and not path.is_symlink():
@@ -1184,8 +1216,13 @@ def load_settings(
         if dist is not None:
             folder = dist_folder("--dist", dist)
             settings = replace(settings, nanoadmin=replace(settings.nanoadmin, dist=folder))
+        if faults is not None:
+            path = faults_file("--faults", faults)
+            settings = replace(settings, nanoadmin=replace(settings.nanoadmin, faults=path))
     except ValueProblem as problem:
         raise ConfigError(str(problem)) from None
+    if control:
+        settings = replace(settings, nanoadmin=replace(settings.nanoadmin, control=True))
     return replace(
         settings,
         forced_kv=old_conf is not None,
@@ -1194,6 +1231,8 @@ def load_settings(
         mqtt_override=mqtt,
         cors_override=None if cors is None else tuple(cors),
         dist_override=dist,
+        control_override=control,
+        faults_override=faults,
     )
 
 
@@ -1210,6 +1249,8 @@ def reload_settings(settings: Settings) -> Settings:
         mqtt=settings.mqtt_override,
         cors=settings.cors_override,
         dist=settings.dist_override,
+        control=settings.control_override,
+        faults=settings.faults_override,
     )
 
 
@@ -1239,4 +1280,12 @@ def describe_settings(settings: Settings) -> str:
         lines.append(f"nanoadmin.cors = {', '.join(own.cors)}")
     if own.dist is not None:
         lines.append(f"nanoadmin.dist = {own.dist}  (served at / without auth)")
+    if own.control:
+        lines.append(
+            f"nanoadmin.control = true  (/_nanoadmin/v1/, journal of {own.journal_size} requests)"
+        )
+    if own.faults is not None:
+        lines.append(f"nanoadmin.faults = {own.faults}")
+    if not own.console:
+        lines.append("nanoadmin.console = false")
     return "\n".join(lines)

@@ -67,3 +67,13 @@ RESOLVED_TARGET_MAX = 512
 LISTEN_BACKLOG = 1024
 # How long a stop waits for the requests in flight.
 SHUTDOWN_TIMEOUT = 10.0
+
+# The test double's control API (nanoadmin.control): what its journal and fault list may hold.
+DEFAULT_JOURNAL_SIZE = 1000
+MAX_JOURNAL_SIZE = 100_000
+# A POST body is kept in the journal up to this many bytes (secrets masked), then cut.
+JOURNAL_BODY_MAX = 2048
+MAX_FAULT_RULES = 100
+# A delay fault waits at most this long; a hang fault holds the request at most this long.
+MAX_FAULT_DELAY_MS = 60_000
+FAULT_HANG_MAX = 300.0
