@@ -34,6 +34,9 @@ from tests.support.api import RULES_CONF
 from tests.support.cli import Cli, CliResult, refuse_to_serve, run_main
 from tests.support.openapi import FULL_CONF, Servers
 
+# pytest's own harness, to run the nanoadmin fixture the package installs in a test session.
+pytest_plugins = ("pytester",)
+
 
 @pytest.fixture(scope="session")
 def keypair(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
