@@ -14,7 +14,7 @@ from nanoadmin.settings import RuleSettings
 if TYPE_CHECKING:
     from nanoadmin.model.scenario import RuleSeed
 
-_REQUIRED = {
+REQUIRED_PARAMS = {
     "repub": ("topic", "address"),
     "sqlite": ("table",),
     "mysql": ("table", "username", "password", "host"),
@@ -95,7 +95,7 @@ def parse_action(actions: object) -> tuple[str, dict[str, object]]:
     params = action.get("params", {})
     if not isinstance(params, Mapping):
         raise RuleParamsMissing("action params must be an object")
-    missing = [key for key in _REQUIRED[name] if key not in params]
+    missing = [key for key in REQUIRED_PARAMS[name] if key not in params]
     if missing:
         raise RuleParamsMissing(f"{name} action needs params: {', '.join(missing)}")
     unknown = [key for key in params if key not in _ALLOWED[name]]
