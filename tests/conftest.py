@@ -97,7 +97,10 @@ async def servers(make_client: ClientFactory, tmp_path: Path, keypair: KeyPair) 
     full_conf.write_text(FULL_CONF)
     nofile = settings_from_tree({"http_server": {"username": "admin", "password": "public"}})
     return Servers(
-        full=await make_client(load_settings(str(full_conf), environ={})),
+        # The control API on, and an MQTT listener to hold a live client with.
+        full=await make_client(
+            load_settings(str(full_conf), control=True, mqtt="127.0.0.1:0", environ={})
+        ),
         plain=await make_client(basic_settings(plain_dir), demo_scenario()),
         jwt=await make_client(jwt_settings(jwt_dir, keypair.public_path)),
         nofile=await make_client(nofile),

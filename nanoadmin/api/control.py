@@ -35,7 +35,7 @@ MAX_QUERY_FIELDS = 10
 MAX_PATH_FILTER = 512
 
 CONTROL_PATHS = (
-    "/_nanoadmin/v1/",
+    "/_nanoadmin/v1",
     "/_nanoadmin/v1/requests",
     "/_nanoadmin/v1/faults",
     "/_nanoadmin/v1/faults/{index}",
@@ -98,7 +98,7 @@ def journal_filter(raw_query: str) -> JournalFilter:
                 f"unknown query parameter {name!r}; expected {', '.join(_FILTER_KEYS)}"
             )
         if name == "method":
-            if not raw.isalpha() or len(raw) > 16:
+            if not (raw.isascii() and raw.isalpha()) or len(raw) > 16:
                 raise BadParameter(f"query parameter method={raw!r}: expected a method name")
             wanted[name] = raw.upper()
         elif name == "path":
