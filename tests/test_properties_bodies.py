@@ -111,7 +111,7 @@ def concrete(path: str, name: str) -> str:
 async def full_conf_client(make_client: ClientFactory, tmp_path: Path) -> Client:
     conf = tmp_path / "nanomq.conf"
     conf.write_text(FULL_CONF.replace("max_body = 16KB", "max_body = 1MB"))
-    return await make_client(load_settings(str(conf), environ={}))
+    return await make_client(load_settings(str(conf), control=True, environ={}))
 
 
 @pytest.fixture(scope="module")
