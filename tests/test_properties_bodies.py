@@ -18,6 +18,9 @@ from nanoadmin.settings import load_settings
 from tests.support import Client, ClientFactory
 from tests.support.openapi import FULL_CONF, Recorder, operations
 
+# Out of `make check`'s quick loop (hypothesis examples on every write endpoint); `make test` runs it.
+pytestmark = pytest.mark.slow
+
 # Field names the endpoints read, so that generated objects reach past the first check. Not the
 # http_server credentials: changing them would lock this test out of its own server.
 FIELDS = [

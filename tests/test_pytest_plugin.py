@@ -11,6 +11,9 @@ import pytest
 from nanoadmin.testing import running
 from tests.support import PROJECT
 
+# Out of `make check`'s quick loop (each test runs a pytest session in a subprocess); `make test` runs it.
+pytestmark = pytest.mark.slow
+
 USER_TESTS = """
 import pytest
 
