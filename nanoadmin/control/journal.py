@@ -70,11 +70,12 @@ class JournalFilter:
     after: int | None = None
 
     def keeps(self, entry: Entry) -> bool:
+        # Times compare as shown (to the microsecond): an entry's own time selects it.
         return (
             (self.method is None or entry.method == self.method)
             and (self.path is None or fnmatchcase(entry.target, self.path))
             and (self.status is None or entry.status == self.status)
-            and (self.since is None or entry.time >= self.since)
+            and (self.since is None or round(entry.time, 6) >= self.since)
             and (self.after is None or entry.id > self.after)
         )
 
