@@ -6,6 +6,7 @@ from aiohttp import web
 
 from nanoadmin.api import PUBLIC_ROUTES, ROUTES
 from nanoadmin.appkeys import RUNTIME_KEY
+from nanoadmin.console import Console
 from nanoadmin.http.cors import setup_cors
 from nanoadmin.http.limits import (
     IDLE_TIMEOUT,
@@ -41,7 +42,12 @@ def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Appl
     dist = settings.nanoadmin.dist
     setup_cors(app, settings.nanoadmin.cors)
     setup_pipeline(
-        app, runtime, ROUTES, PUBLIC_ROUTES, files=StaticFiles(dist) if dist is not None else None
+        app,
+        runtime,
+        ROUTES,
+        PUBLIC_ROUTES,
+        files=StaticFiles(dist) if dist is not None else None,
+        console=Console() if settings.nanoadmin.console else None,
     )
     setup_listener(app, runtime)
     return app

@@ -32,6 +32,7 @@ from aiohttp import web
 from multidict import istr
 
 from nanoadmin.appkeys import IDENTITY_KEY, IN_FLIGHT_KEY
+from nanoadmin.console import CONSOLE_PREFIX
 from nanoadmin.errors import (
     REQ_PARAMS_JSON_FORMAT_ILLEGAL,
     UNKNOWN_MISTAKE,
@@ -47,6 +48,7 @@ from nanoadmin.http.responses import json_response
 from nanoadmin.http.server import InFlight
 
 if TYPE_CHECKING:
+    from nanoadmin.console import Console
     from nanoadmin.http.static import StaticFiles
     from nanoadmin.runtime import Runtime
 
@@ -272,10 +274,12 @@ def setup_pipeline(
     public_routes: Iterable[Route],
     *,
     files: StaticFiles | None = None,
+    console: Console | None = None,
 ) -> None:
     """Register every route behind the pipeline: ``api_routes`` below /api/v4 (authenticated),
     ``public_routes`` outside it (GET only, no auth), and ``files`` (``--dist``) for GET and
-    HEAD anywhere else (no auth, as NanoMQ serves its ./dist)."""
+    HEAD anywhere else (no auth, as NanoMQ serves its ./dist); ``console`` at ``/`` (without
+    ``files``) and below CONSOLE_PREFIX (no auth: the page holds no data)."""
     in_flight = app[IN_FLIGHT_KEY] = InFlight()
     router = Router()
     literal_paths: list[tuple[str, str, RouteHandler]] = []
@@ -319,6 +323,11 @@ def setup_pipeline(
             raise MethodNotAllowed(request.method, ["GET"])
         if request.method not in ("GET", "HEAD"):
             raise MethodNotAllowed(request.method, ["GET", "HEAD"])
+        path = request.path
+        if console is not None and (
+            path.startswith(CONSOLE_PREFIX) or (path == "/" and files is None)
+        ):
+            return console.respond(request, path)
         if files is not None:
             return files.respond(request, request.path)
         raise NotFound(f"no such path: {request.path}")
