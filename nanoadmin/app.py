@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from nanoadmin.api import PUBLIC_ROUTES, ROUTES
+from nanoadmin.api import API_PATTERNS, CONTROL_ROUTES, PUBLIC_ROUTES, ROUTES
 from nanoadmin.appkeys import RUNTIME_KEY
 from nanoadmin.console import Console
+from nanoadmin.control.faults import Faults, read_plan
 from nanoadmin.http.cors import setup_cors
 from nanoadmin.http.limits import (
     IDLE_TIMEOUT,
@@ -27,6 +28,9 @@ def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Appl
     """Build the app for ``settings``; raises ConfigError when the auth keys cannot load. With
     the MQTT listener enabled, it starts and stops with the app."""
     runtime = Runtime(settings, scenario)
+    runtime.faults = Faults(API_PATTERNS)
+    if settings.nanoadmin.faults is not None:
+        runtime.faults.replace(read_plan(settings.nanoadmin.faults, API_PATTERNS))
     app = web.Application(
         client_max_size=settings.http_server.max_body,
         handler_args={
@@ -46,6 +50,7 @@ def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Appl
         runtime,
         ROUTES,
         PUBLIC_ROUTES,
+        control_routes=CONTROL_ROUTES if settings.nanoadmin.control else (),
         files=StaticFiles(dist) if dist is not None else None,
         console=Console() if settings.nanoadmin.console else None,
     )

@@ -17,3 +17,5 @@ RUNTIME_KEY: web.AppKey[Runtime] = web.AppKey("runtime")
 IN_FLIGHT_KEY: web.AppKey[InFlight] = web.AppKey("in_flight")
 MQTT_LISTENER_KEY: web.AppKey[MqttListener] = web.AppKey("mqtt_listener")
 IDENTITY_KEY: web.RequestKey[Identity] = web.RequestKey("identity", Identity)
+# The request body as a handler read it (read_body), for the request journal.
+BODY_KEY: web.RequestKey[bytes] = web.RequestKey("body", bytes)

@@ -153,6 +153,16 @@ def build_parser() -> argparse.ArgumentParser:
     issuer.add_argument("--iss", type=_path, help="the public key's file name, e.g. nanomq.pub")
     issuer.add_argument("--conf", type=_path, help="take iss from this config's jwt.public.keyfile")
     token.add_argument("--ttl", default="1h", help="lifetime: seconds or 30s/15m/1h/7d")
+    snapshot = commands.add_parser(
+        "snapshot", help="print a scenario (TOML) of a running server's clients, bridges, rules"
+    )
+    snapshot.add_argument(
+        "--from", dest="source", required=True, metavar="URL", help="e.g. http://host:8081"
+    )
+    credentials = snapshot.add_mutually_exclusive_group()
+    credentials.add_argument("-u", "--user", metavar="USER:PASS", help="Basic credentials")
+    credentials.add_argument("--token", metavar="JWT", help="a bearer token")
+
     token.add_argument(
         "--claim",
         action="append",
@@ -257,11 +267,34 @@ def _token(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"start": _start, "check-config": _check_config, "keygen": _keygen, "token": _token}
+def _snapshot(args: argparse.Namespace) -> int:
+    from nanoadmin.snapshot import ApiReader, basic_authorization, read_scenario, to_toml
+
+    if args.user is not None and ":" not in args.user:
+        raise UsageError("-u has no ':'. Expected USER:PASS")
+    authorization = (
+        basic_authorization(args.user)
+        if args.user is not None
+        else f"Bearer {args.token}"
+        if args.token
+        else None
+    )
+    sys.stdout.write(to_toml(read_scenario(ApiReader(args.source, authorization)), args.source))
+    return EXIT_OK
+
+
+COMMANDS = {
+    "start": _start,
+    "check-config": _check_config,
+    "keygen": _keygen,
+    "token": _token,
+    "snapshot": _snapshot,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from nanoadmin.model.scenario import ScenarioError
+    from nanoadmin.snapshot import SnapshotError
 
     try:
         args = build_parser().parse_args(argv)
@@ -272,6 +305,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, ScenarioError) as exc:
         print(f"nanoadmin: {exc}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
+    except SnapshotError as exc:
+        print(f"nanoadmin: snapshot: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"nanoadmin: {where}{exc.strerror or exc}", file=sys.stderr)

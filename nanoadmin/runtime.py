@@ -14,13 +14,16 @@ from typing import Any, TypeVar
 from nanoadmin.auth import AuthStrategy, make_strategy
 from nanoadmin.caches import Caches
 from nanoadmin.config import ConfigError
+from nanoadmin.control.faults import Faults
+from nanoadmin.control.journal import Journal
 from nanoadmin.guards import operator_folders
 from nanoadmin.model import BrokerModel
+from nanoadmin.model.bridges import BridgeTable
 from nanoadmin.model.live_config import LiveConfig
 from nanoadmin.model.process import ProcessUsage
 from nanoadmin.model.rules import RuleTable
-from nanoadmin.model.scenario import Scenario, apply_scenario
-from nanoadmin.settings import HttpServerSettings, Settings, bridge_from_block, reload_settings
+from nanoadmin.model.scenario import Scenario, ScenarioError, apply_scenario
+from nanoadmin.settings import HttpServerSettings, Settings, reload_settings
 
 logger = logging.getLogger("nanoadmin")
 T = TypeVar("T")
@@ -65,6 +68,19 @@ async def off_the_loop(
         raise ConfigError(f"reading the config took longer than {timeout:g} s") from None
 
 
+class Clock:
+    """The wall clock nanoadmin reads (JWT ``exp``, uptime, /brokers): the system's, moved by
+    the control API's offset so that a test can make every token expire at once."""
+
+    __slots__ = ("offset",)
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
 @dataclass(frozen=True, slots=True)
 class Loaded:
     """Everything derived from one read of the config; swapped in whole, never patched."""
@@ -75,15 +91,36 @@ class Loaded:
     rules: RuleTable | None
 
 
-def load(settings: Settings, scenario: Scenario | None = None) -> Loaded:
-    """Build strategy, live config and rules from ``settings``; ConfigError (and nothing else)
+def seeded_rules(
+    settings: Settings, scenario: Scenario | None, held: RuleTable | None = None
+) -> RuleTable | None:
+    """The scenario's rules (with their ids) if it has any, else the config's; None when the
+    config has no rule engine. ScenarioError for rules on a server without one."""
+    if settings.rules is None:
+        if scenario is not None and scenario.rules:
+            raise ScenarioError(
+                "rules: the config has no rules block, so the rule engine is off; "
+                "leave rules out or add a rules block"
+            )
+        return None
+    if scenario is not None and scenario.rules is not None:
+        return RuleTable.from_seeds(scenario.rules, held)
+    return RuleTable.from_settings(settings.rules)
+
+
+def load(
+    settings: Settings, scenario: Scenario | None = None, clock: Clock | None = None
+) -> Loaded:
+    """Build strategy, live config and rules from ``settings`` and ``scenario``; ConfigError
     when they cannot be built (a key file that does not load)."""
-    strategy = make_strategy(settings.http_server)
+    strategy = make_strategy(settings.http_server, clock or time.time)
     config = LiveConfig(settings)
-    for bridge in scenario.bridges if scenario is not None else ():
-        name = str(bridge["name"])
-        config.bridges.add(bridge_from_block(name, bridge, prefix=name, strict=False))
-    rules = RuleTable.from_settings(settings.rules) if settings.rules is not None else None
+    if scenario is not None and scenario.bridges:
+        config.bridges = BridgeTable.seeded(settings.bridges, scenario.bridges)
+    try:
+        rules = seeded_rules(settings, scenario)
+    except ScenarioError as exc:
+        raise ConfigError(exc.message) from None
     return Loaded(settings, strategy, config, rules)
 
 
@@ -91,13 +128,18 @@ class Runtime:
     """The server's mutable state. Handlers read ``loaded`` once; changes swap it whole."""
 
     def __init__(self, settings: Settings, scenario: Scenario | None = None) -> None:
-        self.loaded = load(settings, scenario)
+        self.clock = Clock()
+        self.loaded = load(settings, scenario, self.clock)
+        # What the server started with: a restart, a reload and POST /_nanoadmin/v1/reset
+        # go back to it.
         self.scenario = scenario
         self.broker = BrokerModel()
         if scenario is not None:
             apply_scenario(self.broker, scenario)
         self.process = ProcessUsage()
         self.started_at = time.monotonic()
+        self.journal = Journal(settings.nanoadmin.journal_size)
+        self.faults = Faults()
         self.stop_event = asyncio.Event()
         self.caches = Caches()
         # The http_server values POST /configuration changed: a POST /reload keeps them.
@@ -119,7 +161,26 @@ class Runtime:
         return self.loaded.config
 
     def uptime_seconds(self) -> int:
-        return int(time.monotonic() - self.started_at)
+        return max(0, int(time.monotonic() - self.started_at + self.clock.offset))
+
+    def replace_state(self, scenario: Scenario) -> None:
+        """The model, bridges and rules as if the server had started with ``scenario`` under
+        the config it has now; ScenarioError, and nothing changes, when that cannot be."""
+        rules = seeded_rules(self.settings, scenario, self.loaded.rules)
+        bridges = BridgeTable.seeded(self.settings.bridges, scenario.bridges, self.config.bridges)
+        bridges.edited = True
+        self.broker.clear()
+        apply_scenario(self.broker, scenario)
+        self.config.bridges = bridges
+        self.loaded = replace(self.loaded, rules=rules)
+        self.process = ProcessUsage()
+        self.started_at = time.monotonic()
+
+    def reset(self) -> None:
+        """Back to the state the server started with: model, bridges, rules and clock."""
+        self.clock.offset = 0.0
+        self.replace_state(self.scenario if self.scenario is not None else Scenario())
+        self.config.bridges.edited = False
 
     async def reload(self, *, keep_changes: bool = False) -> None:
         """Re-read the config file and keys; on failure keep everything and raise ConfigError.
@@ -136,7 +197,7 @@ class Runtime:
             new = reload_settings(settings)
             if posted:
                 new = replace(new, http_server=replace(new.http_server, **posted))
-            return load(new, scenario)
+            return load(new, scenario, self.clock)
 
         try:
             loaded = await off_the_loop(read)
@@ -185,7 +246,7 @@ class Runtime:
         current = self.settings.http_server
         if http == current:
             return
-        strategy = make_strategy(http)
+        strategy = make_strategy(http, self.clock)
         for name in ("enable", "port", "username", "password", "auth_type", "password_set"):
             if getattr(http, name) != getattr(current, name):
                 self._posted_http[name] = getattr(http, name)

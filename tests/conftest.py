@@ -34,6 +34,9 @@ from tests.support.api import RULES_CONF
 from tests.support.cli import Cli, CliResult, refuse_to_serve, run_main
 from tests.support.openapi import FULL_CONF, Servers
 
+# pytest's own harness, to run the nanoadmin fixture the package installs in a test session.
+pytest_plugins = ("pytester",)
+
 
 @pytest.fixture(scope="session")
 def keypair(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
@@ -94,7 +97,10 @@ async def servers(make_client: ClientFactory, tmp_path: Path, keypair: KeyPair) 
     full_conf.write_text(FULL_CONF)
     nofile = settings_from_tree({"http_server": {"username": "admin", "password": "public"}})
     return Servers(
-        full=await make_client(load_settings(str(full_conf), environ={})),
+        # The control API on, and an MQTT listener to hold a live client with.
+        full=await make_client(
+            load_settings(str(full_conf), control=True, mqtt="127.0.0.1:0", environ={})
+        ),
         plain=await make_client(basic_settings(plain_dir), demo_scenario()),
         jwt=await make_client(jwt_settings(jwt_dir, keypair.public_path)),
         nofile=await make_client(nofile),

@@ -1,8 +1,9 @@
 """The OpenAPI document itself: valid, the package's version, and exactly the server's routes.
 
 - it is a valid OpenAPI 3.1 document (openapi-spec-validator) whose examples fit their schemas;
-- its operations are exactly the routes the server has (``nanoadmin.api.ROUTES`` plus the two
-  unauthenticated extensions), so a route added without documentation fails here;
+- its operations are exactly the routes the server has (``nanoadmin.api.ROUTES``, the control
+  API's ``CONTROL_ROUTES`` and the two unauthenticated extensions), so a route added without
+  documentation fails here;
 - every /api/v4 operation documents 401 and 413 and asks for credentials.
 
 test_openapi_exchanges.py checks that it is true of what real servers answer.
@@ -18,7 +19,7 @@ from typing import Any
 from openapi_core import OpenAPI
 from openapi_spec_validator import validate as validate_spec
 
-from nanoadmin.api import ROUTES
+from nanoadmin.api import CONTROL_ROUTES, ROUTES
 from nanoadmin.api.openapi import openapi_document
 from nanoadmin.app import create_app
 from tests.support import basic_settings
@@ -72,15 +73,18 @@ def test_patterns_compile_and_examples_fit_their_schemas() -> None:
                 assert not errors, (method, path, errors)
 
 
-def documented_route(method: str, pattern: str) -> tuple[str, str]:
-    return method, API + ("" if pattern == "/" else pattern)
+def documented_route(method: str, pattern: str, root: str = API) -> tuple[str, str]:
+    return method, root + ("" if pattern == "/" else pattern)
 
 
 def test_every_route_is_documented_and_nothing_else(tmp_path: Path) -> None:
     document = load_document()
     routes = {documented_route(method, pattern) for method, pattern, _ in ROUTES}
+    control = {
+        documented_route(method, pattern, "/_nanoadmin/v1") for method, pattern, _ in CONTROL_ROUTES
+    }
     documented = {(method, path) for path, method, _ in operations(document)}
-    assert routes | UNAUTHENTICATED == documented
+    assert routes | control | UNAUTHENTICATED == documented
     # Outside /api/v4 the app has exactly the unauthenticated extensions and the catch-all;
     # inside, the plain routes it registers for literal paths are documented routes.
     app = create_app(basic_settings(tmp_path))

@@ -12,12 +12,16 @@ what each answer must be are the ``check_*`` steps below, run in order on the sa
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestServer
 
+from nanoadmin.appkeys import MQTT_LISTENER_KEY
 from tests.support import BASIC_ADMIN, KeyPair, basic_auth
+from tests.support.mqtt import connect_packet
 from tests.support.openapi import UNAUTHENTICATED, Exchange, Recorder, Servers, operations
 
 
@@ -374,6 +378,60 @@ async def check_configuration(rec: Recorder, servers: Servers) -> None:
     assert reply.json()["code"] == 118
 
 
+async def check_test_double(rec: Recorder, servers: Servers) -> None:
+    """The control API: journal, faults, clock, state, mock clients, each refusal."""
+    send = rec.send
+    full = servers.full
+    control = "/_nanoadmin/v1"
+    assert (await send(full, "GET", control)).json()["data"]["journal_size"] == 1000
+    assert (await send(full, "GET", f"{control}/")).status == 200
+    entries = (await send(full, "GET", f"{control}/requests?method=GET&path=/api/v4*")).json()
+    assert entries["data"]
+    assert (await send(full, "GET", f"{control}/requests?status=700")).status == 400
+    assert (await send(full, "DELETE", f"{control}/requests")).status == 200
+    rule = {"match": {"path": "/nodes"}, "error": {"status": 503, "code": 102}, "times": 1}
+    assert (
+        await send(full, "PUT", f"{control}/faults", {"seed": 1, "rules": [rule]})
+    ).status == 200
+    # A faulted answer is whatever its rule says, which the document does not describe.
+    faulted = await full.get("/api/v4/nodes", headers={"Authorization": BASIC_ADMIN})
+    assert faulted.status == 503
+    drop = {"match": {"path": "/metrics"}, "delay_ms": [1, 2], "drop": True}
+    assert (await send(full, "POST", f"{control}/faults", drop)).status == 200
+    assert (await send(full, "GET", f"{control}/faults")).json()["data"]["rules"][0]["fired"] == 1
+    for body, code in (("{", 109), ({"rules": [{"drop": True}]}, 107), ({"x": 1}, 108)):
+        refused = await send(full, "PUT", f"{control}/faults", body)
+        assert (refused.status, refused.json()["code"]) == (400, code)
+    assert (await send(full, "POST", f"{control}/faults", {"match": {}})).status == 400
+    assert (await send(full, "DELETE", f"{control}/faults/1")).status == 200
+    assert (await send(full, "DELETE", f"{control}/faults/5")).status == 404
+    assert (await send(full, "DELETE", f"{control}/faults")).status == 200
+    assert (await send(full, "GET", f"{control}/clock")).json()["data"]["offset_s"] == 0
+    assert (await send(full, "PUT", f"{control}/clock", {"offset_s": 30})).status == 200
+    assert (await send(full, "PUT", f"{control}/clock", {"offset_s": "x"})).status == 400
+    state = (await send(full, "GET", f"{control}/state")).json()["data"]
+    assert (await send(full, "PUT", f"{control}/state", state)).status == 200
+    assert (await send(full, "PUT", f"{control}/state", {"clients": 1})).status == 400
+    assert (await send(full, "PUT", f"{control}/state", "[")).status == 400
+    mock = {"client_id": "mock-1", "subscriptions": [{"topic": "m/#", "qos": 1}]}
+    assert (await send(full, "POST", f"{control}/clients", mock)).status == 200
+    assert (await send(full, "POST", f"{control}/clients", mock)).json()["code"] == 108
+    assert (await send(full, "POST", f"{control}/clients", b"{")).json()["code"] == 109
+    for action in ("disconnect", "connect"):
+        assert (await send(full, "POST", f"{control}/clients/mock-1/{action}")).status == 200
+        assert (await send(full, "POST", f"{control}/clients/ghost/{action}")).status == 404
+    assert isinstance(full.server, TestServer)
+    port = full.server.app[MQTT_LISTENER_KEY].port
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(connect_packet("live-1"))
+    assert (await reader.readexactly(4))[:2] == b"\x20\x02"
+    for action in ("disconnect", "connect"):
+        held = await send(full, "POST", f"{control}/clients/live-1/{action}")
+        assert (held.status, held.json()["code"]) == (409, 108)
+    writer.close()
+    assert (await send(full, "POST", f"{control}/reset")).status == 200
+
+
 async def check_kick_and_control(rec: Recorder, servers: Servers) -> None:
     """Kick, then control (last: stop ends the server's serving loop)."""
     send = rec.send
@@ -398,6 +456,7 @@ async def test_every_response_matches_the_document(servers: Servers, keypair: Ke
     await check_rules(rec, servers)
     await check_bridges(rec, servers)
     await check_configuration(rec, servers)
+    await check_test_double(rec, servers)
     await check_kick_and_control(rec, servers)
 
     # Every documented status of every operation was seen, with every code it documents.

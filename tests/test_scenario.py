@@ -243,7 +243,7 @@ def load_error(path: Path) -> str:
         ),
         (
             '[[sessions]]\nclient_id = "x"\n',
-            "unknown key 'sessions'. Expected one of: clients, retained, bridges.",
+            "unknown key 'sessions'. Expected one of: clients, retained, bridges, rules.",
         ),
         (
             '[[retained]]\ntopic = "a/+"\n',

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from nanoadmin.api import bridges, clients, configuration, info, mqtt, openapi, rules, stats
+from nanoadmin.api import (
+    bridges,
+    clients,
+    configuration,
+    control,
+    info,
+    mqtt,
+    openapi,
+    rules,
+    stats,
+)
 from nanoadmin.http.pipeline import Route
 
-__all__ = ("PUBLIC_ROUTES", "ROUTES")
+__all__ = ("API_PATTERNS", "CONTROL_ROUTES", "PUBLIC_ROUTES", "ROUTES")
 
 # Below /api/v4: every request authenticates first, as in NanoMQ.
 ROUTES: tuple[Route, ...] = (
@@ -53,4 +63,27 @@ ROUTES: tuple[Route, ...] = (
 PUBLIC_ROUTES: tuple[Route, ...] = (
     ("GET", "/status", info.status),
     ("GET", "/openapi.json", openapi.openapi_json),
+)
+
+# What a fault rule's path glob must be able to reach.
+API_PATTERNS: tuple[str, ...] = tuple(dict.fromkeys(pattern for _, pattern, _ in ROUTES))
+
+# Below /_nanoadmin/v1, with --control only: the test double's controls, behind the same auth.
+CONTROL_ROUTES: tuple[Route, ...] = (
+    ("GET", "/", control.index),
+    ("GET", "/requests", control.list_requests),
+    ("DELETE", "/requests", control.clear_requests),
+    ("GET", "/faults", control.get_faults),
+    ("PUT", "/faults", control.put_faults),
+    ("POST", "/faults", control.add_fault),
+    ("DELETE", "/faults", control.clear_faults),
+    ("DELETE", "/faults/{index}", control.remove_fault),
+    ("GET", "/clock", control.get_clock),
+    ("PUT", "/clock", control.put_clock),
+    ("GET", "/state", control.get_state),
+    ("PUT", "/state", control.put_state),
+    ("POST", "/reset", control.reset),
+    ("POST", "/clients", control.add_client),
+    ("POST", "/clients/{clientid}/connect", control.connect_client),
+    ("POST", "/clients/{clientid}/disconnect", control.disconnect_client),
 )

@@ -70,9 +70,11 @@ SHUTDOWN_TIMEOUT = 10.0
 
 # The test double's control API (nanoadmin.control): what its journal and fault list may hold.
 DEFAULT_JOURNAL_SIZE = 1000
-MAX_JOURNAL_SIZE = 100_000
-# A POST body is kept in the journal up to this many bytes (secrets masked), then cut.
+MAX_JOURNAL_SIZE = 10_000
+# A request body and target are kept in the journal up to this many characters (secrets
+# masked), then cut: a full journal holds a few MB at most.
 JOURNAL_BODY_MAX = 2048
+JOURNAL_TARGET_MAX = 1024
 MAX_FAULT_RULES = 100
 # A delay fault waits at most this long; a hang fault holds the request at most this long.
 MAX_FAULT_DELAY_MS = 60_000

@@ -23,16 +23,18 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from multidict import istr
 
-from nanoadmin.appkeys import IDENTITY_KEY, IN_FLIGHT_KEY
+from nanoadmin.appkeys import BODY_KEY, IDENTITY_KEY, IN_FLIGHT_KEY
 from nanoadmin.console import CONSOLE_PREFIX
+from nanoadmin.control.journal import Journal, journal_body
 from nanoadmin.errors import (
     REQ_PARAMS_JSON_FORMAT_ILLEGAL,
     UNKNOWN_MISTAKE,
@@ -43,6 +45,7 @@ from nanoadmin.errors import (
     PayloadTooLarge,
     coded_body,
 )
+from nanoadmin.http.faulted import NO_ANSWER, faulted_answer
 from nanoadmin.http.limits import RESOLVED_MAX, RESOLVED_TARGET_MAX
 from nanoadmin.http.responses import json_response
 from nanoadmin.http.server import InFlight
@@ -57,6 +60,9 @@ logger = logging.getLogger("nanoadmin.errors")
 API_ROOT = "/api/v4"
 API_METHODS = ("GET", "POST", "PUT", "DELETE")
 _ROOT_END, _AFTER_ROOT = len(API_ROOT), len(API_ROOT) + 1
+# The test double's control API (nanoadmin.control), outside every NanoMQ path.
+CONTROL_ROOT = "/_nanoadmin/v1"
+_CONTROL_END = len(CONTROL_ROOT)
 
 
 # -- 1. the target --------------------------------------------------------------------------------
@@ -139,6 +145,28 @@ def split_api_target(target: str) -> tuple[list[str], str] | None:
     return segments[1:], query
 
 
+def is_control_target(target: str) -> bool:
+    return target.startswith(CONTROL_ROOT) and target[_CONTROL_END : _CONTROL_END + 1] in "/?"
+
+
+def split_control_target(target: str) -> tuple[list[str], str] | None:
+    """A control target's segments after CONTROL_ROOT (a trailing slash allowed) and query."""
+    path, _, query = target.partition("?")
+    rest = path[_CONTROL_END:]
+    if rest in ("", "/"):
+        return [], query
+    segments = rest[1:].split("/")
+    if segments[-1] == "":
+        segments.pop()
+    return segments, query
+
+
+def below_api_root(target: str) -> str:
+    """The raw target after its ``/api/v4``, which fault rules' ``path`` globs match."""
+    at = target.find(API_ROOT)
+    return target[at + _ROOT_END :] if at >= 0 else target
+
+
 def parse_query_pairs(raw: str) -> list[tuple[str, str]]:
     """NanoMQ's query rules (nanomq/nanomq rest_api.c uri_param_parse): a query of 3
     characters or more, split on ``&``, each piece kept when it has a key and a value; the
@@ -165,7 +193,10 @@ class Router:
     """Routes by segment pattern (``{name}`` segments capture the raw text), and remembers each
     (method, raw target) it resolved: bounded in entries and in target length."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, split: Callable[[str], tuple[list[str], str] | None] = split_api_target
+    ) -> None:
+        self._split = split
         self._routes: dict[int, list[tuple[tuple[str, ...], dict[str, RouteHandler]]]] = {}
         self._resolved: dict[tuple[str, str], tuple[RouteHandler, RouteMatch]] = {}
 
@@ -181,12 +212,12 @@ class Router:
         bucket.sort(key=lambda item: [s.startswith("{") for s in item[0]])
 
     def resolve(self, method: str, target: str) -> tuple[RouteHandler, RouteMatch]:
-        """The handler and match for an ``/api/v4`` target; NotFound or MethodNotAllowed."""
+        """The handler and match for a target; NotFound or MethodNotAllowed."""
         key = (method, target)
         hit = self._resolved.get(key)
         if hit is not None:
             return hit
-        parts = split_api_target(target)
+        parts = self._split(target)
         if parts is None:
             if method not in API_METHODS:
                 raise MethodNotAllowed(method, list(API_METHODS))
@@ -264,6 +295,58 @@ def response_for(request: web.BaseRequest, exc: Exception) -> web.StreamResponse
     return json_response(coded_body(UNKNOWN_MISTAKE, "internal error"), status=500)
 
 
+# -- the request journal ------------------------------------------------------------------------
+
+_CODE_FIRST = re.compile(rb'\{"code":(-?\d+)')
+_CODE_LAST = re.compile(rb'"code":(-?\d+)\}$')
+
+
+def answer_code(response: web.StreamResponse) -> int | None:
+    """The ``code`` of a JSON answer, where NanoMQ's bodies put it: first or last."""
+    body = response.body if isinstance(response, web.Response) else None
+    if not isinstance(body, bytes):
+        return None
+    found = _CODE_FIRST.match(body) or _CODE_LAST.search(body[-32:])
+    return int(found.group(1)) if found else None
+
+
+def auth_scheme(request: web.BaseRequest) -> str:
+    """The Authorization header's scheme, never its credential."""
+    header = request.headers.get(hdrs.AUTHORIZATION)
+    if header is None:
+        return "none"
+    scheme = header.partition(" ")[0].lower()
+    return scheme if scheme in ("basic", "bearer") else "other"
+
+
+def record(
+    journal: Journal,
+    request: web.Request,
+    response: web.StreamResponse,
+    started: float,
+    fault: int | None,
+) -> None:
+    target = request.raw_path
+    if is_control_target(target):
+        return
+    answered = response.status != NO_ANSWER
+    raw = request.get(BODY_KEY)
+    journal.add(
+        time.time(),
+        request.method,
+        target,
+        response.status if answered else None,
+        answer_code(response) if answered else None,
+        auth_scheme(request),
+        # Only auth answers 401; a request it accepted carries its identity.
+        "accepted" if IDENTITY_KEY in request else "refused" if response.status == 401 else "none",
+        (time.perf_counter() - started) * 1000,
+        len(raw) if raw is not None else request.content_length or 0,
+        journal_body(raw) if raw is not None else None,
+        fault,
+    )
+
+
 # -- 2, 3 and 5: admission, auth and the handler ------------------------------------------------
 
 
@@ -273,14 +356,28 @@ def setup_pipeline(
     api_routes: Iterable[Route],
     public_routes: Iterable[Route],
     *,
+    control_routes: Iterable[Route] = (),
     files: StaticFiles | None = None,
     console: Console | None = None,
 ) -> None:
     """Register every route behind the pipeline: ``api_routes`` below /api/v4 (authenticated),
-    ``public_routes`` outside it (GET only, no auth), and ``files`` (``--dist``) for GET and
-    HEAD anywhere else (no auth, as NanoMQ serves its ./dist); ``console`` at ``/`` (without
-    ``files``) and below CONSOLE_PREFIX (no auth: the page holds no data)."""
+    ``control_routes`` below /_nanoadmin/v1 (authenticated the same way; none: those paths
+    are unknown), ``public_routes`` outside both (GET only, no auth), ``files``
+    (``--dist``) for GET and HEAD anywhere else (no auth, as NanoMQ serves its ./dist), and
+    ``console`` at ``/`` (without ``files``) and below CONSOLE_PREFIX (no auth: the page holds
+    no data).
+
+    Each request is journalled (when the journal keeps any) and, below /api/v4, tried
+    against the fault rules (when there are any) before auth."""
     in_flight = app[IN_FLIGHT_KEY] = InFlight()
+    journal = runtime.journal if runtime.journal.size else None
+    faults = runtime.faults
+    stop = runtime.stop_event
+    control_router: Router | None = None
+    for method, pattern, handler in control_routes:
+        if control_router is None:
+            control_router = Router(split_control_target)
+        control_router.add(method, pattern, partial(handler, runtime))
     router = Router()
     literal_paths: list[tuple[str, str, RouteHandler]] = []
     for method, pattern, handler in api_routes:
@@ -291,8 +388,16 @@ def setup_pipeline(
     public_paths = {path: partial(handler, runtime) for _, path, handler in public_routes}
 
     def admitted(handler: Handler) -> Handler:
+        async def answer(request: web.Request) -> web.StreamResponse:
+            try:
+                return await handler(request)
+            except Exception as exc:
+                return response_for(request, exc)
+
         async def admitted_handler(request: web.Request) -> web.StreamResponse:
             in_flight.count += 1
+            started = time.perf_counter()
+            fault: int | None = None
             try:
                 if request.body_exists:
                     # A declared length over max_body is refused before anything else; any
@@ -304,13 +409,25 @@ def setup_pipeline(
                         raise PayloadTooLarge(
                             f"request body of {length} bytes exceeds max_body {limit}"
                         )
-                return await handler(request)
+                picked = (
+                    faults.pick(request.method, below_api_root(request.raw_path))
+                    if faults.rules and routes_to_api(request.raw_path)
+                    else None
+                )
+                if picked is None:
+                    response = await handler(request)
+                else:
+                    fault, rule, delay = picked
+                    response = await faulted_answer(request, answer, fault, rule, delay, stop)
             except Exception as exc:
-                return response_for(request, exc)
+                response = response_for(request, exc)
             finally:
                 in_flight.count -= 1
                 if in_flight.draining:
                     in_flight.wake()
+            if journal is not None:
+                record(journal, request, response, started, fault)
+            return response
 
         return admitted_handler
 
@@ -334,6 +451,10 @@ def setup_pipeline(
 
     def any_target(request: web.Request) -> Awaitable[web.StreamResponse]:
         target = request.raw_path
+        if control_router is not None and is_control_target(target):
+            request[IDENTITY_KEY] = runtime.loaded.strategy.authenticate(request)
+            control, control_match = control_router.resolve(request.method, target)
+            return control(request, control_match)
         if not routes_to_api(target):
             return outside_api(request)
         request[IDENTITY_KEY] = runtime.loaded.strategy.authenticate(request)

@@ -11,6 +11,7 @@ from typing import TypeVar
 import orjson
 from aiohttp import web
 
+from nanoadmin.appkeys import BODY_KEY
 from nanoadmin.errors import REQ_PARAMS_JSON_FORMAT_ILLEGAL, ApiError, BadRequestBody
 from nanoadmin.http.limits import BODY_READ_TIMEOUT
 
@@ -106,10 +107,12 @@ async def read_body(request: web.Request) -> bytes:
     if request.content.is_eof():
         # All of it has come already (the usual case): no wait, so no deadline to set, which
         # would cost a POST a tenth of what it takes to answer.
-        return await request.read()
+        raw = request[BODY_KEY] = await request.read()
+        return raw
     try:
         async with asyncio.timeout(BODY_READ_TIMEOUT):
-            return await request.read()
+            raw = request[BODY_KEY] = await request.read()
+            return raw
     except TimeoutError:
         raise ApiError(
             f"request body not received within {BODY_READ_TIMEOUT:g} s",

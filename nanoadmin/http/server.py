@@ -12,6 +12,7 @@ import logging
 import re
 import resource
 import signal
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -471,8 +472,16 @@ def run(app: web.Application) -> None:
         runner.run(serve(app))
 
 
-async def serve(app: web.Application) -> None:
-    """Serve until asked to stop; in-flight requests finish before this returns."""
+async def serve(
+    app: web.Application,
+    *,
+    sock: socket.socket | None = None,
+    signals: bool = True,
+    ready: Callable[[], None] | None = None,
+) -> None:
+    """Serve until asked to stop; in-flight requests finish before this returns. ``sock``: a
+    bound socket to serve on instead of the configured address; ``signals``: whether SIGTERM,
+    SIGINT and SIGHUP are handled (only a main thread can); ``ready``: called once serving."""
     runtime, in_flight = app[RUNTIME_KEY], app[IN_FLIGHT_KEY]
     http = runtime.settings.http_server
     wanted = runtime.settings.nanoadmin.max_connections
@@ -489,20 +498,29 @@ async def serve(app: web.Application) -> None:
     )
     await runner.setup()
     try:
-        site = web.TCPSite(
-            runner, http.bind_host, http.port, reuse_address=True, backlog=LISTEN_BACKLOG
-        )
+        site: web.BaseSite
+        if sock is None:
+            site = web.TCPSite(
+                runner, http.bind_host, http.port, reuse_address=True, backlog=LISTEN_BACKLOG
+            )
+            host, port = http.bind_host, http.port
+        else:
+            site = web.SockSite(runner, sock)
+            host, port = sock.getsockname()[:2]
         await site.start()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, runtime.stop_event.set)
-        loop.add_signal_handler(signal.SIGHUP, runtime.reload_logged)
+        if signals:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, runtime.stop_event.set)
+            loop.add_signal_handler(signal.SIGHUP, runtime.reload_logged)
         BANNER.info(
             "serving NanoMQ's /api/v4 on http://%s:%d (auth: %s)",
-            http.bind_host,
-            http.port,
+            host,
+            port,
             runtime.strategy.name,
         )
+        if ready is not None:
+            ready()
         await runtime.stop_event.wait()
         BANNER.info("stopping: finishing %d in-flight requests", in_flight.count)
         # Stop accepting first; aiohttp's own shutdown would drop bodies still arriving.

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nanoadmin.model.broker import ModelError
-from nanoadmin.model.secrets import masked, restore_secrets
+from nanoadmin.model.secrets import MASK, masked, restore_secrets
 from nanoadmin.model.topics import filter_matches
 from nanoadmin.settings import (
     BridgeSettings,
@@ -82,6 +82,30 @@ def render_node(bridge: BridgeSettings) -> dict[str, object]:
     return node
 
 
+# What a scenario's bridge entry sets; a configured bridge of the same name keeps the rest.
+_SCENARIO_FIELDS = (
+    "enable",
+    "server",
+    "proto_ver",
+    "clientid",
+    "clean_start",
+    "username",
+    "password",
+    "keepalive",
+    "forwards",
+    "subscription",
+)
+_CONNECTOR_KEYS = ("server", "proto_ver", "clientid", "clean_start", "username", "password")
+
+
+def _scenario_topics(items: object) -> list[dict[str, object]]:
+    assert isinstance(items, list)
+    return [
+        {key: item[key] for key in ("remote_topic", "local_topic", "qos") if key in item}
+        for item in items
+    ]
+
+
 @dataclass(slots=True)
 class BridgeCounters:
     sent_messages: int = 0
@@ -112,6 +136,52 @@ class BridgeTable:
         self.edited = False
         for bridge in bridges:
             self.add(bridge)
+
+    @classmethod
+    def seeded(
+        cls,
+        configured: Iterable[BridgeSettings],
+        entries: Iterable[Mapping[str, object]],
+        held: BridgeTable | None = None,
+    ) -> BridgeTable:
+        """The configured bridges with a scenario's ``entries``: each over the configured
+        bridge of its name (whose TLS and properties stay) or after them. A masked password
+        keeps the one ``held`` (or the config) has for that name."""
+        configured = tuple(configured)
+        table = cls(configured)
+        by_name = {bridge.name: bridge for bridge in configured}
+        for entry in entries:
+            name = str(entry["name"])
+            bridge = bridge_from_block(name, entry, prefix=name, strict=False)
+            base = by_name.get(name)
+            if base is not None:
+                bridge = replace(
+                    base, **{field: getattr(bridge, field) for field in _SCENARIO_FIELDS}
+                )
+            node = render_node(bridge)
+            current = held._nodes.get(name) if held is not None else None
+            current = current or table._nodes.get(name)
+            if current is not None:
+                restore_secrets(node, current)
+            table._nodes[name] = node
+            table._counters.setdefault(name, BridgeCounters())
+        return table
+
+    def scenario_entries(self) -> list[dict[str, object]]:
+        """The bridges as a scenario lists them, passwords masked."""
+        entries: list[dict[str, object]] = []
+        for node in self._nodes.values():
+            connector = node["connector"]
+            assert isinstance(connector, Mapping)
+            entry: dict[str, object] = {"name": node["name"], "enable": node["enable"]}
+            for key in _CONNECTOR_KEYS:
+                if connector.get(key) is not None:
+                    entry[key] = MASK if key == "password" else connector[key]
+            entry["keepalive"] = connector["keepalive"]
+            entry["forwards"] = _scenario_topics(node["forwards"])
+            entry["subscription"] = _scenario_topics(node["subscription"])
+            entries.append(entry)
+        return entries
 
     def add(self, bridge: BridgeSettings) -> None:
         self._nodes[bridge.name] = render_node(bridge)

@@ -157,6 +157,12 @@ class DuplicateClient(ModelError):
         self.client_id = client_id
 
 
+class LiveClient(ModelError):
+    def __init__(self, client_id: str) -> None:
+        super().__init__(f"client {client_id!r} is held by a live MQTT connection")
+        self.client_id = client_id
+
+
 class InvalidTopic(ModelError):
     def __init__(self, topic: str, expected: str) -> None:
         super().__init__(f"{topic!r} is not a valid {expected}")
@@ -547,6 +553,20 @@ class BrokerModel:
         elif client.conn_state != "disconnected":
             self._replace(client, replace(client, conn_state="disconnected"))
         return True
+
+    def set_conn_state(self, client_id: str, conn_state: ConnState) -> Client:
+        """Connect or disconnect a mock client (its session and subscriptions stay); a client
+        a live MQTT connection holds is that connection's to change."""
+        client = self._clients.get(client_id)
+        if client is None:
+            raise ClientNotFound(client_id)
+        if client_id in self._sinks:
+            raise LiveClient(client_id)
+        if client.conn_state != conn_state:
+            updated = replace(client, conn_state=conn_state)
+            self._replace(client, updated)
+            return updated
+        return client
 
     def _replace(self, old: Client, new: Client) -> None:
         client_id = old.client_id

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from nanoadmin.model.broker import ModelError
+from nanoadmin.model.secrets import masked, restore_secrets
 from nanoadmin.settings import RULE_ACTIONS as ACTIONS
 from nanoadmin.settings import RuleSettings
 
-_REQUIRED = {
+if TYPE_CHECKING:
+    from nanoadmin.model.scenario import RuleSeed
+
+REQUIRED_PARAMS = {
     "repub": ("topic", "address"),
     "sqlite": ("table",),
     "mysql": ("table", "username", "password", "host"),
@@ -77,7 +82,7 @@ def parse_rule_id(text: str) -> int:
     return sign * int(digits[:count])
 
 
-def _action(actions: object) -> tuple[str, dict[str, object]]:
+def parse_action(actions: object) -> tuple[str, dict[str, object]]:
     if not isinstance(actions, list) or not actions or not isinstance(actions[0], Mapping):
         raise RuleParamsMissing("actions must be a list with one action object")
     action = actions[0]
@@ -90,7 +95,7 @@ def _action(actions: object) -> tuple[str, dict[str, object]]:
     params = action.get("params", {})
     if not isinstance(params, Mapping):
         raise RuleParamsMissing("action params must be an object")
-    missing = [key for key in _REQUIRED[name] if key not in params]
+    missing = [key for key in REQUIRED_PARAMS[name] if key not in params]
     if missing:
         raise RuleParamsMissing(f"{name} action needs params: {', '.join(missing)}")
     unknown = [key for key in params if key not in _ALLOWED[name]]
@@ -113,6 +118,32 @@ class RuleTable:
             table._add(rule.action, rule.sql, rule.enabled, dict(rule.params))
         return table
 
+    @classmethod
+    def from_seeds(cls, seeds: Iterable[RuleSeed], held: RuleTable | None = None) -> RuleTable:
+        """Rules with the ids they were exported with; new ones continue after the highest. A
+        masked secret in a rule's params keeps the one ``held`` has under that id."""
+        table = cls()
+        for seed in seeds:
+            params = dict(seed.params)
+            current = held._rules.get(seed.id) if held is not None else None
+            if current is not None:
+                restore_secrets(params, current.params)
+            table._rules[seed.id] = Rule(seed.id, seed.action, seed.rawsql, seed.enabled, params)
+            table._next_id = max(table._next_id, seed.id + 1)
+        return table
+
+    def seeds(self) -> list[dict[str, object]]:
+        """The rules as a scenario lists them (``rules`` entries), in id order."""
+        return [
+            {
+                "id": rule.id,
+                "rawsql": rule.rawsql,
+                "enabled": rule.enabled,
+                "actions": [{"name": rule.name, "params": masked(rule.params)}],
+            }
+            for rule in self._rules.values()
+        ]
+
     def _add(self, name: str, rawsql: str, enabled: bool, params: dict[str, object]) -> Rule:
         rule = Rule(self._next_id, name, rawsql, enabled, params)
         self._rules[rule.id] = rule
@@ -132,7 +163,7 @@ class RuleTable:
         rawsql = body.get("rawsql")
         if not isinstance(rawsql, str) or not rawsql.strip():
             raise RuleParamsMissing("rawsql must be a non-empty string")
-        name, params = _action(body.get("actions"))
+        name, params = parse_action(body.get("actions"))
         if name == "sqlite" and any(
             r.name == "sqlite" and r.params.get("table") == params["table"]
             for r in self._rules.values()
@@ -151,7 +182,7 @@ class RuleTable:
             raise RuleRejected("enabled must be true or false")
         params = rule.params
         if actions is not None:
-            name, params = _action(actions)
+            name, params = parse_action(actions)
             if name != rule.name:
                 raise RuleRejected(f"a rule's action cannot change ({rule.name} to {name})")
         if rawsql is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 import gc
 import json
 import re
@@ -13,7 +14,14 @@ from pathlib import Path
 from typing import Final, NamedTuple, NoReturn, TypeVar
 
 from nanoadmin.config.files import MAX_SCENARIO_BYTES, FileProblem, read_regular_file
-from nanoadmin.model.broker import BrokerModel, Client, DuplicateClient, RetainedMessage
+from nanoadmin.model.broker import (
+    BrokerModel,
+    Client,
+    DuplicateClient,
+    ModelError,
+    RetainedMessage,
+)
+from nanoadmin.model.rules import parse_action
 from nanoadmin.model.topics import is_valid_filter, is_valid_topic_name
 
 T = TypeVar("T")
@@ -30,6 +38,14 @@ class ScenarioError(ValueError):
         return str(self.args[0])
 
 
+class RuleSeed(NamedTuple):
+    id: int
+    action: str
+    rawsql: str
+    enabled: bool
+    params: Mapping[str, object]
+
+
 class ClientSeed(NamedTuple):
     client: Client
     subscriptions: tuple[tuple[str, int], ...] = ()
@@ -42,13 +58,27 @@ class Scenario:
     retained: tuple[RetainedMessage, ...] = ()
     # Validated plain dicts in NanoMQ's bridge-node key order; the HTTP side renders them.
     bridges: tuple[Mapping[str, object], ...] = ()
+    # The rule engine's rules, with their ids; None: the config's rules.
+    rules: tuple[RuleSeed, ...] | None = None
 
 
 def load_scenario(path: Path) -> Scenario:
     """Read and validate a scenario file: ``.toml`` or ``.json``, else whichever parses."""
+    tree = read_tree(path, "scenario")
+    if not isinstance(tree, Mapping):
+        raise ScenarioError(
+            f"{path}: the top level is {_describe(tree)}. "
+            "Expected a table with clients, retained and bridges."
+        )
+    return parse_scenario(tree, str(path))
+
+
+def read_tree(path: Path, what: str) -> object:
+    """A TOML or JSON file's tree (by its suffix, else whichever parses), read as a regular
+    file of at most MAX_SCENARIO_BYTES; ScenarioError naming the file otherwise."""
     source = str(path)
     try:
-        data = read_regular_file(path, max_bytes=MAX_SCENARIO_BYTES, what="scenario")
+        data = read_regular_file(path, max_bytes=MAX_SCENARIO_BYTES, what=what)
         text = data.decode("utf-8-sig")
     except FileNotFoundError:
         raise ScenarioError(f"{source}: cannot read the file: file not found") from None
@@ -73,12 +103,7 @@ def load_scenario(path: Path) -> Scenario:
                     text.lstrip().startswith("[") and not text.lstrip().startswith("[[")
                 )
                 raise (json_error if looks_json else toml_error) from None
-    if not isinstance(tree, Mapping):
-        raise ScenarioError(
-            f"{source}: the top level is {_describe(tree)}. "
-            "Expected a table with clients, retained and bridges."
-        )
-    return parse_scenario(tree, source)
+    return tree
 
 
 class _DuplicateKey(ValueError):
@@ -136,7 +161,7 @@ def _parse_toml(text: str, source: str) -> object:
 
 def parse_scenario(tree: Mapping[str, object], source: str) -> Scenario:
     """Validate a parsed scenario tree; ``source`` names it in error messages."""
-    top = _Table(source, "", tree, ("clients", "retained", "bridges"))
+    top = _Table(source, "", tree, ("clients", "retained", "bridges", "rules"))
     clients: list[ClientSeed] = []
     seen_ids: set[str] = set()
     for index, entry in enumerate(top.tables("clients")):
@@ -165,7 +190,22 @@ def parse_scenario(tree: Mapping[str, object], source: str) -> Scenario:
             _fail(source, f"bridges[{index}] (name {name!r})", f"name {name!r} is a duplicate.")
         seen_names.add(name)
         bridges.append(bridge)
-    return Scenario(tuple(clients), tuple(retained), tuple(bridges))
+    rules: list[RuleSeed] | None = None
+    if "rules" in top.value:
+        rules = []
+        seen_rule_ids: set[int] = set()
+        for index, entry in enumerate(top.tables("rules")):
+            rule = _parse_rule(source, f"rules[{index}]", entry, len(rules) + 1)
+            if rule.id in seen_rule_ids:
+                _fail(source, f"rules[{index}] (id {rule.id})", f"id {rule.id} is a duplicate.")
+            seen_rule_ids.add(rule.id)
+            rules.append(rule)
+    return Scenario(
+        tuple(clients),
+        tuple(retained),
+        tuple(bridges),
+        None if rules is None else tuple(rules),
+    )
 
 
 def apply_scenario(model: BrokerModel, scenario: Scenario) -> None:
@@ -399,16 +439,39 @@ def _parse_client(source: str, where: str, entry: object) -> ClientSeed:
 
 
 def _parse_retained(source: str, where: str, entry: object) -> RetainedMessage:
-    table = _Table(source, where, entry, ("topic", "payload", "qos"), label="topic")
+    keys = ("topic", "payload", "payload_base64", "qos")
+    table = _Table(source, where, entry, keys, label="topic")
     topic = table.string("topic", non_empty=True)
     if not is_valid_topic_name(topic):
         table.bad("topic", topic, "a topic name without wildcards")
+    qos = table.integer("qos", 0, 0, 2)
+    if "payload_base64" in table.value:
+        if "payload" in table.value:
+            table.fail("payload and payload_base64 are both set. Expected one of them.")
+        encoded = table.string("payload_base64")
+        try:
+            data = binascii.a2b_base64(encoded, strict_mode=True)
+        except (binascii.Error, ValueError):
+            table.bad("payload_base64", encoded, "standard base64 (a payload that is not UTF-8)")
+        return RetainedMessage(topic, data, qos)
     payload = table.get("payload", "", "a string")
     if not isinstance(payload, str):
         table.bad("payload", payload, "a string")
     if not _encodable(payload):
         table.bad("payload", payload, "text without lone UTF-16 surrogates")
-    return RetainedMessage(topic, payload.encode("utf-8"), table.integer("qos", 0, 0, 2))
+    return RetainedMessage(topic, payload.encode("utf-8"), qos)
+
+
+def _parse_rule(source: str, where: str, entry: object, next_id: int) -> RuleSeed:
+    table = _Table(source, where, entry, ("id", "rawsql", "enabled", "actions"))
+    rule_id = table.integer("id", next_id, 1, 2**31 - 1)
+    rawsql = table.string("rawsql", non_empty=True)
+    enabled = table.boolean("enabled", True)
+    try:
+        action, params = parse_action(table.get("actions", _MISSING, "a list of one action"))
+    except ModelError as exc:
+        table.fail(f"actions: {exc.message}.")
+    return RuleSeed(rule_id, action, rawsql, enabled, params)
 
 
 def _parse_bridge(source: str, where: str, entry: object) -> dict[str, object]:

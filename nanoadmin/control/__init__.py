@@ -1,0 +1,1 @@
+"""The test double's controls: the request journal, fault rules and the model's state."""
