@@ -12,7 +12,10 @@
   const JOURNAL_ROWS = 500;
   const TREE_CHILDREN = 200;
 
-  const state = { auth: null, control: false, timers: [], generation: 0 };
+  const state = { auth: null, control: false, timers: [], generation: 0, history: null };
+
+  // The overview's samples, kept while signed in so that its charts survive a change of view.
+  const freshHistory = () => ({ rates: [], connections: [], last: null });
 
   class AuthLost extends Error {}
 
@@ -195,6 +198,7 @@
     stopView();
     state.auth = null;
     state.control = false;
+    state.history = null;
     $("#main").replaceChildren();
     $("#app").hidden = true;
     $("#login").hidden = false;
@@ -204,6 +208,7 @@
   }
 
   function enterApp() {
+    state.history = freshHistory();
     $("#login").hidden = true;
     $("#app").hidden = false;
     const badge = $("#control-badge");
@@ -269,10 +274,11 @@
 
   // A small line chart on a canvas: the last CHART_POINTS samples of one or more series.
   class Chart {
-    constructor(title, names) {
+    constructor(title, names, samples) {
       this.names = names;
-      this.samples = [];
+      this.samples = samples;
       this.canvas = el("canvas", { width: 600, height: 170, "aria-label": title, role: "img" });
+      new ResizeObserver(() => this.draw()).observe(this.canvas);
       this.value = el("span", { class: "muted" });
       this.node = el(
         "div",
@@ -283,23 +289,18 @@
       );
     }
 
-    attach(parent) {
-      parent.append(this.node);
-      this.draw();
-    }
-
     push(values) {
       this.samples.push(values);
       if (this.samples.length > CHART_POINTS) this.samples.shift();
-      this.value.textContent = values.map((v) => formatNumber(v)).join(" / ");
       this.draw();
     }
 
     draw() {
       const canvas = this.canvas;
       const ratio = window.devicePixelRatio || 1;
-      const width = canvas.clientWidth || 600;
-      const height = canvas.clientHeight || 170;
+      const width = canvas.clientWidth;
+      const height = canvas.clientHeight;
+      if (!width || !height) return;
       canvas.width = Math.round(width * ratio);
       canvas.height = Math.round(height * ratio);
       const g = canvas.getContext("2d");
@@ -323,9 +324,13 @@
         g.stroke();
         g.fillText(formatNumber((top * (4 - i)) / 4), 2, y + 4);
       }
-      g.fillText(`last ${(CHART_POINTS * POLL_MS) / 60000} min`, left, height - 3);
-      const step = (width - left) / (CHART_POINTS - 1);
-      const start = width - 1.5 - (this.samples.length - 1) * step;
+      const span = Math.max(0, this.samples.length - 1) * (POLL_MS / 1000);
+      g.fillText(span >= 120 ? `last ${span / 60} min` : `last ${span} s`, left, height - 3);
+      const newest = this.samples[this.samples.length - 1];
+      this.value.textContent = newest ? newest.map((v) => formatNumber(v)).join(" / ") : "";
+      // Until the window fills, the samples there are span the width.
+      const step = (width - left - 1.5) / Math.max(1, this.samples.length - 1);
+      const start = left;
       this.names.forEach((_, series) => {
         g.strokeStyle = styles.getPropertyValue(`--series-${series}`).trim() || "#2563eb";
         g.lineWidth = 2;
@@ -338,7 +343,6 @@
           else g.lineTo(x, y);
         });
         g.stroke();
-        const newest = this.samples[this.samples.length - 1];
         if (newest) {
           g.beginPath();
           g.arc(width - 1.5, bottom - ((bottom - 8) * newest[series]) / top, 2.5, 0, 2 * Math.PI);
@@ -379,13 +383,10 @@
 
   async function overview(root) {
     const figures = el("div", { class: "cards" });
-    const rates = new Chart("Messages per second", ["received", "sent"]);
-    const connections = new Chart("Connections", ["connected", "sessions"]);
-    const charts = el("div", { class: "charts" });
-    root.append(heading("Overview"), figures, charts);
-    rates.attach(charts);
-    connections.attach(charts);
-    let last = null;
+    const history = state.history;
+    const rates = new Chart("Messages per second", ["received", "sent"], history.rates);
+    const connections = new Chart("Connections", ["connected", "sessions"], history.connections);
+    root.append(heading("Overview"), figures, el("div", { class: "charts" }, rates.node, connections.node));
     async function refresh() {
       const [brokers, nodes, metrics, prometheus] = await Promise.all([
         getJson(`${API}/brokers`),
@@ -413,6 +414,7 @@
         figure("Bridge metrics", (metrics.metrics || []).length, "bridge_metrics"),
       );
       const now = performance.now();
+      const last = history.last;
       if (last !== null) {
         const seconds = Math.max(0.001, (now - last.time) / 1000);
         rates.push([
@@ -421,28 +423,28 @@
         ]);
       }
       connections.push([Number(p.connections_count) || 0, Number(p.sessions_count) || 0]);
-      last = { time: now, received: p.messages_received, sent: p.messages_sent };
+      history.last = { time: now, received: p.messages_received, sent: p.messages_sent };
     }
     await refresh();
     every(refresh);
   }
 
   async function clients(root) {
-    const s = { page: 1, limit: 50, key: "clientid", value: "" };
+    const s = { page: 1, limit: 20, key: "clientid", value: "" };
     const status = el("div");
     const list = el("div");
     const info = el("span", { class: "muted" });
-    const prev = el("button", { type: "button", class: "ghost", text: "‹ Previous", onclick: () => go(s.page - 1) });
-    const next = el("button", { type: "button", class: "ghost", text: "Next ›", onclick: () => go(s.page + 1) });
+    const prev = el("button", { type: "button", class: "ghost", id: "client-prev", text: "‹ Previous", onclick: () => go(s.page - 1) });
+    const next = el("button", { type: "button", class: "ghost", id: "client-next", text: "Next ›", onclick: () => go(s.page + 1) });
     const key = select("client-filter-key", [["clientid", "Client id"], ["username", "Username"]], s.key);
     const value = el("input", { id: "client-filter", type: "search", class: "grow", placeholder: "exact client id or username" });
-    const limit = select("client-limit", [["20", "20 a page"], ["50", "50 a page"], ["100", "100 a page"]], "50");
+    const limit = select("client-limit", [["20", "20 a page"], ["50", "50 a page"], ["100", "100 a page"]], "20");
     const form = el(
       "form",
       { class: "toolbar", onsubmit: (e) => { e.preventDefault(); s.key = key.value; s.value = value.value; go(1); } },
       key,
       value,
-      el("button", { type: "submit", text: "Filter" }),
+      el("button", { type: "submit", id: "client-filter-submit", text: "Filter" }),
       el("button", { type: "button", class: "ghost", text: "Clear", onclick: () => { value.value = ""; s.value = ""; go(1); } }),
       limit,
     );
@@ -544,8 +546,8 @@
     const s = { page: 1, limit: 20, clientId: "" };
     const list = el("div");
     const info = el("span", { class: "muted" });
-    const prev = el("button", { type: "button", class: "ghost", text: "‹ Previous", onclick: () => load(s.page - 1) });
-    const next = el("button", { type: "button", class: "ghost", text: "Next ›", onclick: () => load(s.page + 1) });
+    const prev = el("button", { type: "button", class: "ghost", id: "subscription-prev", text: "‹ Previous", onclick: () => load(s.page - 1) });
+    const next = el("button", { type: "button", class: "ghost", id: "subscription-next", text: "Next ›", onclick: () => load(s.page + 1) });
     const filter = el("input", { id: "subscription-filter", type: "search", class: "grow", placeholder: "exact client id" });
     const tree = el("div", { class: "panel tree" });
     root.append(
@@ -605,24 +607,36 @@
     render();
   }
 
-  function objectTable(items, emptyText) {
-    const keys = [];
-    for (const item of items) for (const k of Object.keys(item)) if (!keys.includes(k)) keys.push(k);
-    const rows = items.map((item) => el("tr", {}, keys.map((k) => cell(item[k] === undefined ? "" : compact(item[k]), "mono"))));
-    return table(keys.length ? keys : [""], rows, emptyText);
-  }
+  const topics = (list, from, to) => (list || []).map((t) => `${t[from]} → ${t[to]}${t.qos !== undefined ? ` (QoS ${t.qos})` : ""}`).join("\n");
 
   async function bridgesRules(root) {
     root.append(heading("Bridges"));
     const bridges = await getJson(`${API}/bridges`);
     const nodes = (bridges.data && bridges.data.bridge && bridges.data.bridge.nodes) || [];
-    root.append(objectTable(nodes, "No bridges configured."));
+    const rows = nodes.map((b) => {
+      const c = b.connector || {};
+      return el(
+        "tr",
+        { "data-bridge": b.name },
+        cell(b.name, "mono"),
+        cell(b.enable ? "yes" : "no"),
+        cell(c.server, "mono nowrap"),
+        cell(c.proto_ver, "num"),
+        cell(c.clientid ?? "", "mono"),
+        cell(topics(b.forwards, "local_topic", "remote_topic"), "mono lines"),
+        cell(topics(b.subscription, "remote_topic", "local_topic"), "mono lines"),
+      );
+    });
+    root.append(table(["Name", "Enabled", "Server", "Protocol#", "Client id", "Forwards (local → remote)", "Subscriptions (remote → local)"], rows, "No bridges configured."));
+    if (nodes.length) root.append(el("details", { class: "raw" }, el("summary", { text: "The whole answer" }), el("pre", { class: "json", text: pretty(bridges.data) })));
     root.append(el("h3", { text: "Rules" }));
     const reply = await call("GET", `${API}/rules`);
     if (reply.status === 200 && reply.json && reply.json.code === 0) {
-      root.append(objectTable(reply.json.data || [], "No rules."));
+      const ruleRows = (reply.json.data || []).map((r) => el("tr", {}, cell(r.id, "num"), cell(r.name, "mono"), cell(r.enabled ? "yes" : "no"), cell(r.rawsql, "mono")));
+      root.append(table(["Id#", "Name", "Enabled", "SQL"], ruleRows, "No rules."));
     } else {
-      root.append(notice(`Rules: ${new ApiFailure(reply).message}`));
+      const body = reply.json || {};
+      root.append(notice(body.message ? `${body.message} (code ${body.code}).` : new ApiFailure(reply).message));
     }
   }
 
@@ -638,7 +652,7 @@
     const qos = select("publish-qos", [["0", "0 (at most once)"], ["1", "1 (at least once)"], ["2", "2 (exactly once)"]], "0");
     const retain = el("input", { id: "publish-retain", type: "checkbox" });
     const result = el("div", { id: "publish-result" });
-    const submit = el("button", { type: "submit", text: "Publish" });
+    const submit = el("button", { type: "submit", id: "publish-submit", text: "Publish" });
     async function send(event) {
       event.preventDefault();
       const body = { topic: topic.value, payload: payload.value, qos: Number(qos.value), retain: retain.checked, clientid: PUBLISHER_ID };
@@ -684,23 +698,23 @@
     };
     root.append(
       heading("Request journal", el("button", { type: "button", class: "danger", id: "journal-clear", text: "Clear", onclick: () => clear().catch(() => {}) })),
-      el("form", { class: "toolbar", onsubmit: apply }, method, path, status, el("button", { type: "submit", text: "Filter" })),
+      el("form", { class: "toolbar", onsubmit: apply }, method, path, status, el("button", { type: "submit", id: "journal-filter-submit", text: "Filter" })),
       message,
       el(
         "div",
         { class: "table-wrap" },
-        el("table", {}, el("thead", {}, el("tr", {}, ["#", "Time", "Method", "Target", "Status", "Code", "Auth", "ms", "Body"].map((h) => el("th", { text: h })))), body),
+        el("table", {}, el("thead", {}, el("tr", {}, ["#", "Time", "Method", "Target", "Status", "Code", "Auth", "ms", "Body"].map((h, i) => el("th", { class: [0, 4, 5, 7, 8].includes(i) ? "num" : "", text: h })))), body),
       ),
     );
 
     function row(entry) {
       const auth = entry.auth ? `${entry.auth.scheme} ${entry.auth.outcome}` : "";
-      const fault = entry.fault ? ` (fault: ${compact(entry.fault)})` : "";
+      const fault = entry.fault !== undefined && entry.fault !== null ? ` (fault rule ${entry.fault})` : "";
       return el(
         "tr",
         { "data-id": entry.id },
         cell(entry.id, "num"),
-        cell(String(entry.time).replace("T", " ").replace(/\.\d+/, "")),
+        cell(clockTime(entry.time)),
         cell(entry.method),
         cell(entry.target + fault, "mono"),
         cell(entry.status, "num"),
@@ -732,6 +746,13 @@
 
     await poll();
     every(poll);
+  }
+
+  function clockTime(seconds) {
+    const date = new Date(Number(seconds) * 1000);
+    if (Number.isNaN(date.getTime())) return String(seconds);
+    const pad = (n, width = 2) => String(n).padStart(width, "0");
+    return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}.${pad(date.getMilliseconds(), 3)}`;
   }
 
   function effectText(rule) {
@@ -820,7 +841,7 @@
           el("td", {}, el("button", { type: "button", class: "danger small", text: "Remove", onclick: () => remove(index).catch(() => {}) })),
         ),
       );
-      list.replaceChildren(table(["#", "Method", "Path glob", "Effect", "Probability#", "Times#", "Fired#", ""], rows, "No fault rules: every request is answered normally."));
+      list.replaceChildren(table(["Rule#", "Method", "Path glob", "Effect", "Probability#", "Times#", "Fired#", ""], rows, "No fault rules: every request is answered normally."));
     }
 
     root.append(
@@ -839,7 +860,7 @@
         field("Delay (ms)", delay),
         field("Probability", probability),
         field("Times", times),
-        el("div", { class: "actions" }, el("button", { type: "submit", text: "Add rule" })),
+        el("div", { class: "actions" }, el("button", { type: "submit", id: "fault-submit", text: "Add rule" })),
       ),
     );
     await load();
@@ -863,6 +884,11 @@
     $("#login-form").addEventListener("submit", (e) => signIn(e).catch((err) => ($("#login-error").textContent = err.message)));
     $("#logout").addEventListener("click", () => signOut());
     window.addEventListener("hashchange", () => show(viewName()));
+    // The open view's link opens it afresh (its filters and page reset), as a reload would.
+    $("#nav").addEventListener("click", (event) => {
+      const link = event.target.closest("a[data-view]");
+      if (link && link.getAttribute("href") === location.hash) show(link.dataset.view);
+    });
     showSchemeFields();
     $("#login-username").focus();
   });
