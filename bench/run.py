@@ -15,6 +15,8 @@ generator stands in where that is impossible, and says so). Cases:
   (f) nanoadmin, POST /api/v4/mqtt/publish with 10 000 mock clients subscribed
   (g) nanoadmin, /clients pages 1..1000 of 100 in turn, 100 000 clients (no page asked twice
       in a row: what the whole-body cache cannot help)
+  (h) as (b) with --control: the request journal on at its default size, no fault rules; its
+      ratio to (b) is reported against a 0.9 target
 
 Each case runs ``--repeat`` times, and every run of (b)..(f) is paired with a run of (a): the
 two take turns in 1 s slices (a, X, X, a, a, X, ...) until each has had ``--duration`` seconds.
@@ -60,6 +62,8 @@ PUBLISH_BODY = json.dumps(
     separators=(",", ":"),
 )
 START_TIMEOUT = 60.0
+# (h), the journal on, against (b), off.
+JOURNAL_TARGET = 0.9
 
 
 def _cpus() -> tuple[set[int] | None, set[int] | None]:
@@ -174,9 +178,9 @@ class Server:
             self.process.wait()
 
 
-def nanoadmin(name: str, conf: Path, log_dir: Path, mock_clients: int) -> Server:
+def nanoadmin(name: str, conf: Path, log_dir: Path, mock_clients: int, *extra: str) -> Server:
     argv = [PYTHON, "-m", "nanoadmin", "start", "--conf", str(conf), "-p", "{port}"]
-    argv += ["--log-level", "warning", "--mock-clients", str(mock_clients)]
+    argv += ["--log-level", "warning", "--mock-clients", str(mock_clients), *extra]
     return Server(name, argv, log_dir / f"{name}.log")
 
 
@@ -489,7 +493,8 @@ def main(argv: list[str] | None = None) -> int:
         s_nocache = nanoadmin("jwt-nocache", confs["jwt-nocache"], tmp, 0)
         s_clients = nanoadmin("clients", confs["basic"], tmp, args.clients)
         s_publish = nanoadmin("publish", confs["basic"], tmp, args.publish_clients)
-        servers = [s_basic, s_cache, s_nocache, s_clients, s_publish, bare]
+        s_journal = nanoadmin("journal", confs["basic"], tmp, 0, "--control")
+        servers = [s_basic, s_cache, s_nocache, s_clients, s_publish, s_journal, bare]
         brokers = "/api/v4/brokers"
         n_pub = f"{args.publish_clients:,}"
         cases = [
@@ -524,6 +529,7 @@ def main(argv: list[str] | None = None) -> int:
                 target=0.5,
                 pages=max(1, args.clients // 100),
             ),
+            Case("h", "nanoadmin /brokers, Basic, journal on", s_journal, brokers, (basic,)),
         ]
         generator = LoadGenerator(wrk, args.threads, args.connections, tmp)
         samples: dict[str, list[Sample]] = {case.key: [] for case in cases}
@@ -644,6 +650,14 @@ def report(
             line += f"  [{bad} errors or non-2xx]"
             missed.append(f"({case.key}) {bad} errors or non-2xx responses")
         print(line)
+    journal_ratio = ratios["h"] / ratios["b"] if ratios["b"] else 0.0
+    ok_journal = journal_ratio >= JOURNAL_TARGET
+    if not ok_journal:
+        missed.append(f"journal on/off {journal_ratio:.2f} < {JOURNAL_TARGET:.2f}")
+    print(
+        f"journal on (h) / off (b): {journal_ratio:.2f} of the throughput "
+        f"(target ≥ {JOURNAL_TARGET:.2f} {'ok' if ok_journal else 'MISSED'})"
+    )
     print()
     startup0 = by_name["basic"].startup_s
     startup_n = by_name["clients"].startup_s
@@ -691,6 +705,7 @@ def report(
                     "startup_s": {s.name: s.startup_s for s in servers},
                     "rss_bytes": {s.name: s.rss_bytes for s in servers},
                     "unpaged_rss_mb": {"before": unpaged[0], "after": unpaged[1]},
+                    "journal_ratio": journal_ratio,
                     "missed": missed,
                 },
                 indent=2,

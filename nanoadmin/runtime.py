@@ -138,7 +138,8 @@ class Runtime:
             apply_scenario(self.broker, scenario)
         self.process = ProcessUsage()
         self.started_at = time.monotonic()
-        self.journal = Journal(settings.nanoadmin.journal_size)
+        # Only the control API reads the journal: without it, nothing is kept.
+        self.journal = Journal(settings.nanoadmin.journal_size if settings.nanoadmin.control else 0)
         self.faults = Faults()
         self.stop_event = asyncio.Event()
         self.caches = Caches()

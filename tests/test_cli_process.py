@@ -28,6 +28,9 @@ from tests.support.processes import (
     wait_until_serving,
 )
 
+# Out of `make check`'s quick loop (each test starts a server process); `make test` runs it.
+pytestmark = pytest.mark.slow
+
 
 def run(
     *args: str, env: dict[str, str] | None = None, timeout: float = 30

@@ -3,16 +3,21 @@ what it never keeps, its filters and its bounds."""
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from nanoadmin.http.limits import JOURNAL_BODY_MAX, JOURNAL_TARGET_MAX
 from tests.support import BASIC_ADMIN, Client, ClientFactory, KeyPair, basic_auth, jwt_settings
 from tests.support.api import AUTH, RULES_CONF
 from tests.support.control import CONTROL, call, control_settings
+from tests.support.rawhttp import rss_kib
 
 
 async def test_without_control_its_paths_answer_as_any_unknown_path(
@@ -189,3 +194,26 @@ async def test_journal_size_zero_keeps_nothing(make_client: ClientFactory, tmp_p
     await client.get("/api/v4/nodes", headers=AUTH)
     assert (await call(client, "GET", f"{CONTROL}/requests"))["data"] == []
     assert (await call(client, "GET", f"{CONTROL}/"))["data"]["journal_size"] == 0
+
+
+@pytest.mark.slow  # 2,000 requests of 200 KB, about 10 s
+async def test_a_full_journal_of_huge_requests_stays_small_in_memory(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """An attacker's journal: every entry at the caps. Uncut, 2,000 such bodies would hold
+    400 MB; cut and masked, the ring holds a few MB."""
+    conf = RULES_CONF.replace("http_server { port = 8081 }", "http_server { max_body = 1MB }")
+    client = await make_client(control_settings(tmp_path, conf, journal_size=2000))
+    body = json.dumps({"topic": "t", "payload": "p" * 200_000, "password": "x" * 1000})
+    target = "/api/v4/mqtt/publish?" + "q" * 8000
+    gc.collect()
+    before = rss_kib(os.getpid())
+    for _ in range(2000):
+        await client.post(target, data=body, headers=AUTH)
+    gc.collect()
+    grown_mib = (rss_kib(os.getpid()) - before) / 1024
+    print(f"\n2,000 requests of {len(body) + len(target):,} bytes: RSS +{grown_mib:.1f} MiB")
+    entries = (await call(client, "GET", f"{CONTROL}/requests"))["data"]
+    assert len(entries) == 2000
+    assert all("x" * 100 not in e["body"] for e in entries)
+    assert grown_mib < 60, f"RSS grew {grown_mib:.1f} MiB"

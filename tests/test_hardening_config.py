@@ -25,6 +25,9 @@ from nanoadmin.auth.jwt_auth import VerifiedTokenCache
 from tests.support import KeyPair
 from tests.support.processes import ServerProcess, running_server, start_process, stop_process
 
+# Out of `make check`'s quick loop (bad files, devices, FIFOs and includes, each read for real); `make test` runs it.
+pytestmark = pytest.mark.slow
+
 PASSWORD = "config-pw"
 
 

@@ -28,6 +28,9 @@ from nanoadmin.http.limits import (
 from tests.support.processes import ServerProcess, running_server
 from tests.support.rawhttp import ConnectionClosed, RawConnection, percentile, rss_kib
 
+# Out of `make check`'s quick loop (hostile connections held for seconds); `make test` runs it.
+pytestmark = pytest.mark.slow
+
 PASSWORD = "hardening-pw"
 AUTH = "Basic " + base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
 BROKERS = f"GET /api/v4/brokers HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\n\r\n".encode()

@@ -37,6 +37,9 @@ from tests.support.mqtt import (
     write_mqtt_conf,
 )
 
+# Out of `make check`'s quick loop (floods and malformed packets held for seconds); `make test` runs it.
+pytestmark = pytest.mark.slow
+
 AUTH = {"Authorization": BASIC_ADMIN}
 
 

@@ -17,6 +17,9 @@ from tests.support.cli import Cli
 from tests.support.processes import running_server
 from tests.support.rawhttp import rss_kib
 
+# Out of `make check`'s quick loop (the README's commands, run as processes); `make test` runs it.
+pytestmark = pytest.mark.slow
+
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"admin:public").decode()}
 
 

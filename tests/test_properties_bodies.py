@@ -18,6 +18,9 @@ from nanoadmin.settings import load_settings
 from tests.support import Client, ClientFactory
 from tests.support.openapi import FULL_CONF, Recorder, operations
 
+# Out of `make check`'s quick loop (hypothesis examples on every write endpoint); `make test` runs it.
+pytestmark = pytest.mark.slow
+
 # Field names the endpoints read, so that generated objects reach past the first check. Not the
 # http_server credentials: changing them would lock this test out of its own server.
 FIELDS = [
@@ -111,7 +114,7 @@ def concrete(path: str, name: str) -> str:
 async def full_conf_client(make_client: ClientFactory, tmp_path: Path) -> Client:
     conf = tmp_path / "nanomq.conf"
     conf.write_text(FULL_CONF.replace("max_body = 16KB", "max_body = 1MB"))
-    return await make_client(load_settings(str(conf), environ={}))
+    return await make_client(load_settings(str(conf), control=True, environ={}))
 
 
 @pytest.fixture(scope="module")

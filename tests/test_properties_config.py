@@ -26,6 +26,9 @@ from nanoadmin.runtime import load as runtime_load
 from nanoadmin.settings import Settings, load_settings, settings_from_tree
 from tests.support.strategies import FAST
 
+# Out of `make check`'s quick loop (hypothesis examples through the config loaders); `make test` runs it.
+pytestmark = pytest.mark.slow
+
 # -- config loaders on arbitrary text --------------------------------------------------------------
 
 # Pieces of the three config languages, so that generated text gets past the first character.

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from urllib.parse import urlsplit
 
 import pytest
 
 from nanoadmin.testing import running
+from tests.support import PROJECT
+
+# Out of `make check`'s quick loop (each test runs a pytest session in a subprocess); `make test` runs it.
+pytestmark = pytest.mark.slow
 
 USER_TESTS = """
 import pytest
@@ -90,3 +95,11 @@ def test_the_context_manager_serves_only_inside_its_block() -> None:
 def test_token_needs_a_jwt_server() -> None:
     with running() as server, pytest.raises(RuntimeError, match="auth='jwt'"):
         server.token()
+
+
+def test_the_readmes_example_passes(pytester: pytest.Pytester) -> None:
+    readme = (PROJECT / "README.md").read_text()
+    (example,) = re.findall(r"```python\n(.*?)```", readme, re.S)
+    pytester.makepyfile(test_readme=example)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(passed=1)

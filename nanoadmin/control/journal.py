@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -116,18 +116,22 @@ def journal_body(raw: bytes) -> str:
 
 
 class Journal:
-    """The last ``size`` requests, oldest first; size 0 keeps none."""
+    """The last ``size`` requests, oldest first; size 0 keeps none.
+
+    Entries are kept as plain tuples (each field an :class:`Entry` field) and made into entries
+    only when read: a request pays for a tuple, not for a record class.
+    """
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._entries: deque[Entry] = deque(maxlen=size)
+        self._entries: deque[tuple[Any, ...]] = deque(maxlen=size)
         self._next_id = 1
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def __iter__(self) -> Iterator[Entry]:
-        return iter(self._entries)
+        return (Entry._make(fields) for fields in self._entries)
 
     def add(
         self,
@@ -145,12 +149,14 @@ class Journal:
     ) -> None:
         entry_id = self._next_id
         self._next_id = entry_id + 1
+        if len(target) > JOURNAL_TARGET_MAX or "@" in target:
+            target = journal_target(target)
         self._entries.append(
-            Entry(
+            (
                 entry_id,
                 time,
                 method,
-                journal_target(target),
+                target,
                 status,
                 code,
                 scheme,
@@ -163,7 +169,7 @@ class Journal:
         )
 
     def select(self, wanted: JournalFilter) -> list[dict[str, object]]:
-        return [entry.as_json() for entry in self._entries if wanted.keeps(entry)]
+        return [entry.as_json() for entry in self if wanted.keeps(entry)]
 
     def clear(self) -> None:
         self._entries.clear()

@@ -299,6 +299,7 @@ def response_for(request: web.BaseRequest, exc: Exception) -> web.StreamResponse
 
 _CODE_FIRST = re.compile(rb'\{"code":(-?\d+)')
 _CODE_LAST = re.compile(rb'"code":(-?\d+)\}$')
+_SCHEMES = {"basic ": "basic", "bearer": "bearer"}
 
 
 def answer_code(response: web.StreamResponse) -> int | None:
@@ -315,8 +316,7 @@ def auth_scheme(request: web.BaseRequest) -> str:
     header = request.headers.get(hdrs.AUTHORIZATION)
     if header is None:
         return "none"
-    scheme = header.partition(" ")[0].lower()
-    return scheme if scheme in ("basic", "bearer") else "other"
+    return _SCHEMES.get(header[:6].lower(), "other")
 
 
 def record(
@@ -326,23 +326,31 @@ def record(
     started: float,
     fault: int | None,
 ) -> None:
+    """Add ``request`` to the journal; what is read here is cheap, the rest is done when read."""
     target = request.raw_path
-    if is_control_target(target):
+    if target.startswith(CONTROL_ROOT) and is_control_target(target):
         return
-    answered = response.status != NO_ANSWER
-    raw = request.get(BODY_KEY)
+    status = response.status
+    if status == NO_ANSWER:
+        status_kept, code = None, None
+    else:
+        status_kept, code = status, answer_code(response)
+    if status == 401:
+        outcome = "refused"  # only auth answers 401
+    else:
+        outcome = "accepted" if IDENTITY_KEY in request else "none"
+    raw = request[BODY_KEY]
     journal.add(
         time.time(),
         request.method,
         target,
-        response.status if answered else None,
-        answer_code(response) if answered else None,
+        status_kept,
+        code,
         auth_scheme(request),
-        # Only auth answers 401; a request it accepted carries its identity.
-        "accepted" if IDENTITY_KEY in request else "refused" if response.status == 401 else "none",
+        outcome,
         (time.perf_counter() - started) * 1000,
-        len(raw) if raw is not None else request.content_length or 0,
-        journal_body(raw) if raw is not None else None,
+        len(raw) if raw else request.content_length or 0,
+        journal_body(raw) if raw else None,
         fault,
     )
 
@@ -398,6 +406,8 @@ def setup_pipeline(
             in_flight.count += 1
             started = time.perf_counter()
             fault: int | None = None
+            if journal is not None:
+                request[BODY_KEY] = b""  # read_body replaces it with the body it reads
             try:
                 if request.body_exists:
                     # A declared length over max_body is refused before anything else; any
