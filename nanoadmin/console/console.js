@@ -449,7 +449,7 @@
       limit,
     );
     limit.addEventListener("change", () => { s.limit = Number(limit.value); go(1); });
-    root.append(heading("Clients"), form, status, list, el("div", { class: "pager" }, prev, next, info));
+    root.append(heading("Clients"), form, status, el("div", { class: "pager" }, prev, next, info), list);
 
     async function kick(clientId, button) {
       button.disabled = true;
@@ -556,7 +556,7 @@
       el(
         "div",
         { class: "split" },
-        el("div", {}, list, el("div", { class: "pager" }, prev, next, info)),
+        el("div", {}, el("div", { class: "pager" }, prev, next, info), list),
         el("div", {}, el("h3", { text: "Topic tree" }), tree),
       ),
     );
