@@ -12,6 +12,8 @@ from nanoadmin.http.responses import dumps
 from nanoadmin.runtime import Runtime
 
 
+# The document is kept as YAML, not JSON: some 2,300 lines that people edit, with comments and
+# shared responses (anchors) that JSON cannot hold. PyYAML reads it once, on the first request.
 @functools.cache
 def openapi_document() -> dict[str, object]:
     import yaml  # on the first request for the document, not at every start
