@@ -10,7 +10,7 @@ DEV := $(VENV)/.dev
 # `make run PORT=9000` serves on another port.
 PORT ?=
 
-.PHONY: run test check bench soak lint typecheck constraints clean
+.PHONY: run test check browser screenshots bench soak lint typecheck constraints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,18 +27,35 @@ $(DEV): pyproject.toml constraints.txt $(RUNTIME)
 run: $(RUNTIME)
 	$(BIN)/nanoadmin start --conf conf/nanomq.conf $(if $(PORT),--port $(PORT))
 
-test: $(DEV)
+# The browser tests drive Debian's Chromium; as root with apt it is installed, else they skip.
+CHROMIUM := /usr/bin/chromium
+
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+	  echo "no $(CHROMIUM), and no root with apt-get to install it: the browser tests will skip"; \
+	fi
+
+test: $(DEV) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
 
 # The quick loop: everything `make test` runs but the tests marked slow (under a minute).
-check: $(DEV)
+check: $(DEV) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest -m "not slow"
+
+# One PNG per console view into docs/screenshots (the README shows them).
+screenshots: $(DEV) browser
+	NANOADMIN_SCREENSHOTS=docs/screenshots NANOADMIN_REQUIRE_BROWSER=1 \
+	  $(BIN)/pytest -q tests/test_console_browser.py
 
 bench: $(DEV)
 	$(BIN)/python bench/run.py

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from nanoadmin.api import API_PATTERNS, CONTROL_ROUTES, PUBLIC_ROUTES, ROUTES
 from nanoadmin.appkeys import RUNTIME_KEY
+from nanoadmin.console import Console
 from nanoadmin.control.faults import Faults, read_plan
 from nanoadmin.http.cors import setup_cors
 from nanoadmin.http.limits import (
@@ -51,6 +52,7 @@ def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Appl
         PUBLIC_ROUTES,
         control_routes=CONTROL_ROUTES if settings.nanoadmin.control else (),
         files=StaticFiles(dist) if dist is not None else None,
+        console=Console() if settings.nanoadmin.console else None,
     )
     setup_listener(app, runtime)
     return app

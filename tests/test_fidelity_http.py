@@ -352,9 +352,10 @@ async def test_dist_skips_what_is_not_a_regular_file(dist_client: Client, www: P
     assert reply.status == 404
 
 
-async def test_without_dist_the_root_is_free(basic_client: Client) -> None:
-    """Nothing is served at / without --dist (the web console's place)."""
-    assert (await raw(basic_client, "GET", "/", auth=None)).status == 404
+async def test_without_dist_the_root_is_the_consoles(basic_client: Client) -> None:
+    """Without --dist, / is the web console's (tests/test_console.py), with no auth."""
+    reply = await raw(basic_client, "GET", "/", auth=None)
+    assert (reply.status, reply.headers["content-type"]) == (200, "text/html; charset=utf-8")
 
 
 def test_dist_must_be_a_folder(tmp_path: Path) -> None:

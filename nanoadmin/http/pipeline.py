@@ -33,6 +33,7 @@ from aiohttp import hdrs, web
 from multidict import istr
 
 from nanoadmin.appkeys import BODY_KEY, IDENTITY_KEY, IN_FLIGHT_KEY
+from nanoadmin.console import CONSOLE_PREFIX
 from nanoadmin.control.journal import Journal, journal_body
 from nanoadmin.errors import (
     REQ_PARAMS_JSON_FORMAT_ILLEGAL,
@@ -50,6 +51,7 @@ from nanoadmin.http.responses import json_response
 from nanoadmin.http.server import InFlight
 
 if TYPE_CHECKING:
+    from nanoadmin.console import Console
     from nanoadmin.http.static import StaticFiles
     from nanoadmin.runtime import Runtime
 
@@ -364,11 +366,14 @@ def setup_pipeline(
     *,
     control_routes: Iterable[Route] = (),
     files: StaticFiles | None = None,
+    console: Console | None = None,
 ) -> None:
     """Register every route behind the pipeline: ``api_routes`` below /api/v4 (authenticated),
     ``control_routes`` below /_nanoadmin/v1 (authenticated the same way; none: those paths
-    are unknown), ``public_routes`` outside both (GET only, no auth), and ``files``
-    (``--dist``) for GET and HEAD anywhere else (no auth, as NanoMQ serves its ./dist).
+    are unknown), ``public_routes`` outside both (GET only, no auth), ``files``
+    (``--dist``) for GET and HEAD anywhere else (no auth, as NanoMQ serves its ./dist), and
+    ``console`` at ``/`` (without ``files``) and below CONSOLE_PREFIX (no auth: the page holds
+    no data).
 
     Each request is journalled (when the journal keeps any) and, below /api/v4, tried
     against the fault rules (when there are any) before auth."""
@@ -445,6 +450,11 @@ def setup_pipeline(
             raise MethodNotAllowed(request.method, ["GET"])
         if request.method not in ("GET", "HEAD"):
             raise MethodNotAllowed(request.method, ["GET", "HEAD"])
+        path = request.path
+        if console is not None and (
+            path.startswith(CONSOLE_PREFIX) or (path == "/" and files is None)
+        ):
+            return console.respond(request, path)
         if files is not None:
             return files.respond(request, request.path)
         raise NotFound(f"no such path: {request.path}")
