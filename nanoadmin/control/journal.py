@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import re
+import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -116,53 +118,91 @@ def journal_body(raw: bytes) -> str:
     return shown
 
 
+# An answer body up to this size is kept as it is (most are shared or small) to read its code
+# from when the journal is read; a longer one, its two ends only.
+CODE_SOURCE_MAX = 512
+_CODE_FIRST = re.compile(rb'\{"code":(-?\d+)')
+_CODE_LAST = re.compile(rb'"code":(-?\d+)\}$')
+
+
+def code_source(body: bytes) -> bytes:
+    """What of an answer body is kept to read its ``code`` from: NanoMQ puts it first or last."""
+    return body if len(body) <= CODE_SOURCE_MAX else body[:16] + body[-32:]
+
+
+def answer_code(source: bytes | None) -> int | None:
+    if source is None:
+        return None
+    found = _CODE_FIRST.match(source) or _CODE_LAST.search(source[-32:])
+    return int(found.group(1)) if found else None
+
+
 class Journal:
     """The last ``size`` requests, oldest first; size 0 keeps none.
 
-    Entries are kept as plain tuples (each field an :class:`Entry` field) and made into entries
-    only when read: a request pays for a tuple, not for a record class.
+    A request pays for one tuple of what it already has (perf_counter readings, the answer's
+    body or its ends); times, durations and codes are worked out when the journal is read.
     """
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._entries: deque[tuple[Any, ...]] = deque(maxlen=size)
-        self._next_id = 1
+        self._ids = itertools.count(1)
+        # perf_counter readings to wall-clock time, as of now.
+        self._wall_offset = time.time() - time.perf_counter()
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def __iter__(self) -> Iterator[Entry]:
-        return (Entry._make(fields) for fields in self._entries)
+        offset = self._wall_offset
+        for kept in self._entries:
+            (entry_id, ended, started, method, target, status, source) = kept[:7]
+            scheme, outcome, body_size, body, fault = kept[7:]
+            yield Entry(
+                entry_id,
+                ended + offset,
+                method,
+                target,
+                status,
+                answer_code(source) if status is not None else None,
+                scheme,
+                outcome,
+                (ended - started) * 1000,
+                body_size,
+                body,
+                fault,
+            )
 
     def add(
         self,
-        time: float,
+        ended: float,
+        started: float,
         method: str,
         target: str,
         status: int | None,
-        code: int | None,
+        code_source: bytes | None,
         scheme: str,
         outcome: str,
-        duration_ms: float,
         body_size: int,
         body: str | None = None,
         fault: int | None = None,
     ) -> None:
-        entry_id = self._next_id
-        self._next_id = entry_id + 1
+        """One request: ``started`` and ``ended`` are perf_counter readings, ``code_source``
+        what :func:`code_source` keeps of the answer; the target is cut and masked here."""
         if len(target) > JOURNAL_TARGET_MAX or "@" in target:
             target = journal_target(target)
         self._entries.append(
             (
-                entry_id,
-                time,
+                next(self._ids),
+                ended,
+                started,
                 method,
                 target,
                 status,
-                code,
+                code_source,
                 scheme,
                 outcome,
-                duration_ms,
                 body_size,
                 body,
                 fault,

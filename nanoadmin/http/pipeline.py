@@ -34,7 +34,7 @@ from multidict import istr
 
 from nanoadmin.appkeys import BODY_KEY, IDENTITY_KEY, IN_FLIGHT_KEY
 from nanoadmin.console import CONSOLE_PREFIX
-from nanoadmin.control.journal import Journal, journal_body
+from nanoadmin.control.journal import Journal, code_source, journal_body
 from nanoadmin.errors import (
     REQ_PARAMS_JSON_FORMAT_ILLEGAL,
     UNKNOWN_MISTAKE,
@@ -297,18 +297,7 @@ def response_for(request: web.BaseRequest, exc: Exception) -> web.StreamResponse
 
 # -- the request journal ------------------------------------------------------------------------
 
-_CODE_FIRST = re.compile(rb'\{"code":(-?\d+)')
-_CODE_LAST = re.compile(rb'"code":(-?\d+)\}$')
-_SCHEMES = {"basic ": "basic", "bearer": "bearer"}
-
-
-def answer_code(response: web.StreamResponse) -> int | None:
-    """The ``code`` of a JSON answer, where NanoMQ's bodies put it: first or last."""
-    body = response.body if isinstance(response, web.Response) else None
-    if not isinstance(body, bytes):
-        return None
-    found = _CODE_FIRST.match(body) or _CODE_LAST.search(body[-32:])
-    return int(found.group(1)) if found else None
+_SCHEMES = {"Basic ": "basic", "Bearer": "bearer", "basic ": "basic", "bearer": "bearer"}
 
 
 def auth_scheme(request: web.BaseRequest) -> str:
@@ -316,7 +305,8 @@ def auth_scheme(request: web.BaseRequest) -> str:
     header = request.headers.get(hdrs.AUTHORIZATION)
     if header is None:
         return "none"
-    return _SCHEMES.get(header[:6].lower(), "other")
+    start = header[:6]
+    return _SCHEMES.get(start) or _SCHEMES.get(start.lower(), "other")
 
 
 def record(
@@ -326,29 +316,33 @@ def record(
     started: float,
     fault: int | None,
 ) -> None:
-    """Add ``request`` to the journal; what is read here is cheap, the rest is done when read."""
+    """Add ``request`` to the journal: only what is at hand, the rest is done when it is read."""
     target = request.raw_path
     if target.startswith(CONTROL_ROOT) and is_control_target(target):
         return
-    status = response.status
+    ended = time.perf_counter()
+    status: int | None = response.status
+    body = response.body if isinstance(response, web.Response) else None
+    source = code_source(body) if isinstance(body, bytes) else None
     if status == NO_ANSWER:
-        status_kept, code = None, None
+        status = None
+    identity = request.get(IDENTITY_KEY)
+    if identity is not None and identity.scheme != "none":
+        scheme, outcome = identity.scheme, "accepted"
     else:
-        status_kept, code = status, answer_code(response)
-    if status == 401:
-        outcome = "refused"  # only auth answers 401
-    else:
-        outcome = "accepted" if IDENTITY_KEY in request else "none"
+        scheme = auth_scheme(request)
+        # Only auth answers 401; no_auth accepts whatever was sent.
+        outcome = "accepted" if identity is not None else "refused" if status == 401 else "none"
     raw = request[BODY_KEY]
     journal.add(
-        time.time(),
+        ended,
+        started,
         request.method,
         target,
-        status_kept,
-        code,
-        auth_scheme(request),
+        status,
+        source,
+        scheme,
         outcome,
-        (time.perf_counter() - started) * 1000,
         len(raw) if raw else request.content_length or 0,
         journal_body(raw) if raw else None,
         fault,
