@@ -109,11 +109,13 @@ def seeded_rules(
 
 
 def load(
-    settings: Settings, scenario: Scenario | None = None, clock: Clock | None = None
+    settings: Settings,
+    scenario: Scenario | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> Loaded:
     """Build strategy, live config and rules from ``settings`` and ``scenario``; ConfigError
     when they cannot be built (a key file that does not load)."""
-    strategy = make_strategy(settings.http_server, clock or time.time)
+    strategy = make_strategy(settings.http_server, clock)
     config = LiveConfig(settings)
     if scenario is not None and scenario.bridges:
         config.bridges = BridgeTable.seeded(settings.bridges, scenario.bridges)
@@ -129,7 +131,10 @@ class Runtime:
 
     def __init__(self, settings: Settings, scenario: Scenario | None = None) -> None:
         self.clock = Clock()
-        self.loaded = load(settings, scenario, self.clock)
+        # What reads the time: the system's clock itself until an offset is set (a call less
+        # on every /brokers and every cached JWT), then ``clock``.
+        self.now: Callable[[], float] = time.time
+        self.loaded = load(settings, scenario, self.now)
         # What the server started with: a restart, a reload and POST /_nanoadmin/v1/reset
         # go back to it.
         self.scenario = scenario
@@ -164,6 +169,12 @@ class Runtime:
     def uptime_seconds(self) -> int:
         return max(0, int(time.monotonic() - self.started_at + self.clock.offset))
 
+    def set_clock_offset(self, offset: float) -> None:
+        """Move the time JWT ``exp``, uptime and /brokers read by ``offset`` seconds."""
+        self.clock.offset = offset
+        self.now = self.clock if offset else time.time
+        self.loaded.strategy.use_clock(self.now)
+
     def replace_state(self, scenario: Scenario) -> None:
         """The model, bridges and rules as if the server had started with ``scenario`` under
         the config it has now; ScenarioError, and nothing changes, when that cannot be."""
@@ -179,7 +190,7 @@ class Runtime:
 
     def reset(self) -> None:
         """Back to the state the server started with: model, bridges, rules and clock."""
-        self.clock.offset = 0.0
+        self.set_clock_offset(0.0)
         self.replace_state(self.scenario if self.scenario is not None else Scenario())
         self.config.bridges.edited = False
 
@@ -198,7 +209,7 @@ class Runtime:
             new = reload_settings(settings)
             if posted:
                 new = replace(new, http_server=replace(new.http_server, **posted))
-            return load(new, scenario, self.clock)
+            return load(new, scenario, self.now)
 
         try:
             loaded = await off_the_loop(read)
@@ -247,7 +258,7 @@ class Runtime:
         current = self.settings.http_server
         if http == current:
             return
-        strategy = make_strategy(http, self.clock)
+        strategy = make_strategy(http, self.now)
         for name in ("enable", "port", "username", "password", "auth_type", "password_set"):
             if getattr(http, name) != getattr(current, name):
                 self._posted_http[name] = getattr(http, name)

@@ -191,7 +191,7 @@ async def remove_fault(
 
 
 def _clock_view(runtime: Runtime) -> dict[str, object]:
-    return {"offset_s": runtime.clock.offset, "time": round(runtime.clock(), 3)}
+    return {"offset_s": runtime.clock.offset, "time": round(runtime.now(), 3)}
 
 
 async def get_clock(
@@ -217,7 +217,7 @@ async def put_clock(
         or abs(offset) > MAX_CLOCK_OFFSET
     ):
         raise BadParameter(f"offset_s: must be a number of seconds within ±{MAX_CLOCK_OFFSET}")
-    runtime.clock.offset = float(offset)
+    runtime.set_clock_offset(float(offset))
     return _ok(_clock_view(runtime))
 
 

@@ -49,7 +49,7 @@ def brokers_body(now: int, uptime: int) -> bytes:
 
 async def brokers(runtime: Runtime, request: web.Request, match: RouteMatch) -> web.StreamResponse:
     last = runtime.caches.brokers
-    stamp = (int(runtime.clock()), runtime.uptime_seconds())
+    stamp = (int(runtime.now()), runtime.uptime_seconds())
     if stamp != last.stamp:
         last.body = brokers_body(*stamp)
         last.stamp = stamp

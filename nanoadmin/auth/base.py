@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -36,3 +37,7 @@ class AuthStrategy(abc.ABC):
         Synchronous: a strategy checks the request's headers against what it holds in memory,
         with no I/O to wait for, and a coroutine per request would cost more than the check.
         """
+
+    def use_clock(self, clock: Callable[[], float]) -> None:
+        """Read the time from ``clock`` from now on; a strategy that reads none ignores it."""
+        del clock

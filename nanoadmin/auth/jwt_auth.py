@@ -247,6 +247,9 @@ class JwtAuth(AuthStrategy):
             else "iss must be one of: " + ", ".join(names)
         )
 
+    def use_clock(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+
     @property
     def cache(self) -> VerifiedTokenCache | None:
         return self._cache

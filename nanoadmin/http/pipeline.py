@@ -33,8 +33,9 @@ from aiohttp import hdrs, web
 from multidict import istr
 
 from nanoadmin.appkeys import BODY_KEY, IDENTITY_KEY, IN_FLIGHT_KEY
+from nanoadmin.auth.base import Identity
 from nanoadmin.console import CONSOLE_PREFIX
-from nanoadmin.control.journal import Journal, code_source, journal_body
+from nanoadmin.control.journal import CODE_SOURCE_MAX, Journal, code_source, journal_body
 from nanoadmin.errors import (
     REQ_PARAMS_JSON_FORMAT_ILLEGAL,
     UNKNOWN_MISTAKE,
@@ -323,17 +324,25 @@ def record(
     ended = time.perf_counter()
     status: int | None = response.status
     body = response.body if isinstance(response, web.Response) else None
-    source = code_source(body) if isinstance(body, bytes) else None
+    source = None
+    if isinstance(body, bytes):
+        source = body if len(body) <= CODE_SOURCE_MAX else code_source(body)
     if status == NO_ANSWER:
         status = None
-    identity = request.get(IDENTITY_KEY)
+    try:
+        identity: Identity | None = request[IDENTITY_KEY]
+    except KeyError:
+        identity = None
     if identity is not None and identity.scheme != "none":
         scheme, outcome = identity.scheme, "accepted"
     else:
         scheme = auth_scheme(request)
         # Only auth answers 401; no_auth accepts whatever was sent.
         outcome = "accepted" if identity is not None else "refused" if status == 401 else "none"
-    raw = request[BODY_KEY]
+    raw, size = None, 0
+    if request.body_exists:
+        raw = request.get(BODY_KEY)  # set by read_body when a handler read it
+        size = len(raw) if raw is not None else request.content_length or 0
     journal.add(
         ended,
         started,
@@ -343,7 +352,7 @@ def record(
         source,
         scheme,
         outcome,
-        len(raw) if raw else request.content_length or 0,
+        size,
         journal_body(raw) if raw else None,
         fault,
     )
@@ -389,30 +398,50 @@ def setup_pipeline(
             literal_paths.append((method, API_ROOT + pattern, bound_handler))
     public_paths = {path: partial(handler, runtime) for _, path, handler in public_routes}
 
+    def refuse_declared_excess(request: web.Request) -> None:
+        # A declared length over max_body is refused before anything else; any body is read
+        # only by a handler, after auth (aiohttp then holds it to client_max_size, which is
+        # max_body, and read_body to its deadline).
+        limit = runtime.settings.http_server.max_body
+        length = request.content_length
+        if length is not None and length > limit:
+            raise PayloadTooLarge(f"request body of {length} bytes exceeds max_body {limit}")
+
     def admitted(handler: Handler) -> Handler:
+        """``handler`` counted in flight, with the one error path."""
+
+        async def admitted_handler(request: web.Request) -> web.StreamResponse:
+            in_flight.count += 1
+            try:
+                if request.body_exists:
+                    refuse_declared_excess(request)
+                return await handler(request)
+            except Exception as exc:
+                return response_for(request, exc)
+            finally:
+                in_flight.count -= 1
+                if in_flight.draining:
+                    in_flight.wake()
+
+        return admitted_handler
+
+    def observed(handler: Handler) -> Handler:
+        """As ``admitted``, and journalled and tried against the fault rules: what a server
+        with the control API (or a fault file) runs, so that one without pays for neither."""
+
         async def answer(request: web.Request) -> web.StreamResponse:
             try:
                 return await handler(request)
             except Exception as exc:
                 return response_for(request, exc)
 
-        async def admitted_handler(request: web.Request) -> web.StreamResponse:
+        async def observed_handler(request: web.Request) -> web.StreamResponse:
             in_flight.count += 1
             started = time.perf_counter()
             fault: int | None = None
-            if journal is not None:
-                request[BODY_KEY] = b""  # read_body replaces it with the body it reads
             try:
                 if request.body_exists:
-                    # A declared length over max_body is refused before anything else; any
-                    # body is read only by a handler, after auth (aiohttp then holds it to
-                    # client_max_size, which is max_body, and read_body to its deadline).
-                    limit = runtime.settings.http_server.max_body
-                    length = request.content_length
-                    if length is not None and length > limit:
-                        raise PayloadTooLarge(
-                            f"request body of {length} bytes exceeds max_body {limit}"
-                        )
+                    refuse_declared_excess(request)
                 picked = (
                     faults.pick(request.method, below_api_root(request.raw_path))
                     if faults.rules and routes_to_api(request.raw_path)
@@ -433,7 +462,9 @@ def setup_pipeline(
                 record(journal, request, response, started, fault)
             return response
 
-        return admitted_handler
+        return observed_handler
+
+    wrap = observed if control_router is not None or faults.rules else admitted
 
     # Plain functions that return the handler's coroutine: admission awaits it, and a
     # coroutine of their own would only add a frame to every request.
@@ -483,8 +514,8 @@ def setup_pipeline(
         return lambda request: handler(request, bare)
 
     for path, public in public_paths.items():
-        app.router.add_get(path, admitted(public_target(public)), allow_head=False)
+        app.router.add_get(path, wrap(public_target(public)), allow_head=False)
     for method, path, bound in literal_paths:
-        app.router.add_route(method, path, admitted(literal_target(path, bound)))
+        app.router.add_route(method, path, wrap(literal_target(path, bound)))
     # [\s\S], not ".": aiohttp matches the decoded path, and %0A must still reach any_target.
-    app.router.add_route("*", r"/{tail:[\s\S]*}", admitted(any_target))
+    app.router.add_route("*", r"/{tail:[\s\S]*}", wrap(any_target))
