@@ -40,6 +40,7 @@ def readme_walkthrough() -> list[str]:
     return commands
 
 
+@pytest.mark.slow  # the README's five commands as processes, ~4 s
 def test_readme_jwt_walkthrough(tmp_path: Path, other_keypair: KeyPair) -> None:
     """Runs the README's five commands as written, in a fresh copy of conf/."""
     (tmp_path / "conf").mkdir()

@@ -450,6 +450,7 @@ def test_ctrl_restart_closes_real_connections(tmp_path: Path) -> None:
             client.stop()
 
 
+@pytest.mark.slow  # waits out a will delay, ~4.6 s
 def test_an_mqtt5_will_delay_holds_the_will_and_a_return_cancels_it(
     server: MqttServer, api: Api, clients: list[Paho]
 ) -> None:

@@ -8,9 +8,14 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from nanoadmin.model.scenario import parse_scenario, reference_scenario
 from nanoadmin.testing import NanoadminServer, running
 from tests.support.api import RULES_CONF
+
+# Out of `make check`'s quick loop (each test runs the command as a process); `make test` runs it.
+pytestmark = pytest.mark.slow
 
 LISTINGS = (
     "/api/v4/clients",
