@@ -27,10 +27,11 @@ from nanoadmin.settings import Settings
 def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Application:
     """Build the app for ``settings``; raises ConfigError when the auth keys cannot load. With
     the MQTT listener enabled, it starts and stops with the app."""
-    runtime = Runtime(settings, scenario)
-    runtime.faults = Faults(API_PATTERNS)
+    # Fault rules name /api/v4 paths, which only the API knows.
+    faults = Faults(API_PATTERNS)
     if settings.nanoadmin.faults is not None:
-        runtime.faults.replace(read_plan(settings.nanoadmin.faults, API_PATTERNS))
+        faults.replace(read_plan(settings.nanoadmin.faults, API_PATTERNS))
+    runtime = Runtime(settings, scenario, faults)
     app = web.Application(
         client_max_size=settings.http_server.max_body,
         handler_args={

@@ -129,7 +129,9 @@ def load(
 class Runtime:
     """The server's mutable state. Handlers read ``loaded`` once; changes swap it whole."""
 
-    def __init__(self, settings: Settings, scenario: Scenario | None = None) -> None:
+    def __init__(
+        self, settings: Settings, scenario: Scenario | None = None, faults: Faults | None = None
+    ) -> None:
         self.clock = Clock()
         # What reads the time: the system's clock itself until an offset is set (a call less
         # on every /brokers and every cached JWT), then ``clock``.
@@ -145,7 +147,7 @@ class Runtime:
         self.started_at = time.monotonic()
         # Only the control API reads the journal: without it, nothing is kept.
         self.journal = Journal(settings.nanoadmin.journal_size if settings.nanoadmin.control else 0)
-        self.faults = Faults()
+        self.faults = faults if faults is not None else Faults()
         self.stop_event = asyncio.Event()
         self.caches = Caches()
         # The http_server values POST /configuration changed: a POST /reload keeps them.
